@@ -1,0 +1,92 @@
+// Engine: the propagation-health engine.
+//
+// Feed it spans (Ingest) or raw W3C `traceparent` headers (ObserveTraceparent)
+// and read per-service counters and sliding-window values (Collect). The
+// definitions it implements are fixed in docs/semantics.md:
+//   - per span, on arrival: root / orphan (by kind) / linked root / trace
+//     start, duplicates, late spans, captured-traceparent validity and
+//     extraction failures;
+//   - per trace, when it is finalized after `trace_idle_timeout` without new
+//     spans: broken parents and unpaired outbound spans. Arrival order within
+//     a trace does not matter.
+//
+// Thread-safety: thread-safe. Ingest, ObserveTraceparent, Advance and Collect
+// may be called from any number of threads at once. Traces are sharded by
+// trace id over independent lock stripes, so concurrent ingest rarely
+// contends; Collect merges shards under each shard's lock in turn.
+//
+// Cost: Ingest is O(spans) with O(spans already in the trace) work per span,
+// bounded by max_spans_per_trace. No heap allocation per span in the steady
+// state: trace entries and span cells come from per-shard pools that are
+// reused. Advance is O(traces that became idle or expired). Collect is
+// O(shards x services).
+//
+// Memory: bounded by EngineOptions (max_traces, max_spans_per_trace,
+// max_services, max_destinations, window length / resolution).
+//
+// engine/ has no I/O and no dependency on gRPC, protobuf or prometheus-cpp.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "propwatch/clock.h"
+#include "propwatch/engine_options.h"
+#include "propwatch/snapshot.h"
+#include "propwatch/span_record.h"
+
+namespace propwatch {
+
+namespace detail {
+class EngineImpl;
+}  // namespace detail
+
+struct IngestResult {
+  uint64_t accepted = 0;  // spans counted (duplicates included: they are accepted and counted as such)
+  uint64_t rejected = 0;  // spans with an invalid span context (zero trace or span id)
+};
+
+class Engine {
+ public:
+  // REQUIRES: options.Validate().ok(); `clock` outlives the engine.
+  Engine(const EngineOptions& options, const Clock* clock);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Validates options, then constructs. The clock defaults to the system clock.
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(
+      const EngineOptions& options, const Clock* clock = SystemClock::Default());
+
+  // Ingests a batch. Spans with an all-zero trace id or span id are rejected
+  // and counted as invalid span contexts; every other span is accepted.
+  // Borrowed views inside `spans` need to live only for this call.
+  IngestResult Ingest(std::span<const SpanRecord> spans);
+
+  // Counts `count` spans the caller could not even turn into SpanRecords
+  // because their span context is structurally invalid (see CheckSpanContext).
+  void RecordInvalidSpanContext(std::string_view service_name, SpanContextError error,
+                                uint64_t count = 1);
+
+  // Validates one raw `traceparent` header value received by `service_name`
+  // and counts it (valid, or invalid by reason). Returns the parse result.
+  TraceparentParse ObserveTraceparent(std::string_view service_name, std::string_view header);
+
+  // Finalizes traces idle for trace_idle_timeout, forgets finalized traces
+  // older than late_span_retention, and rolls the sliding windows, all up to
+  // the clock's now. Call it periodically (e.g. every second); Collect and
+  // Ingest also finalize lazily, so results do not depend on how often.
+  void Advance();
+
+  // Advance(), then a snapshot of every service and of the engine's health.
+  Snapshot Collect();
+
+  const EngineOptions& options() const;
+
+ private:
+  std::unique_ptr<detail::EngineImpl> impl_;
+};
+
+}  // namespace propwatch

@@ -1,0 +1,364 @@
+#include "propwatch/engine.h"
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "mutex.h"
+#include "glob.h"
+#include "name_registry.h"
+#include "shard.h"
+#include "window.h"
+
+namespace propwatch {
+namespace detail {
+namespace {
+
+uint32_t DefaultShards() {
+  const uint32_t hw = std::max(1u, std::thread::hardware_concurrency());
+  return std::max<uint32_t>(4, std::bit_ceil(2 * hw));
+}
+
+bool IsOutbound(SpanKind kind) { return kind == SpanKind::kClient || kind == SpanKind::kProducer; }
+
+// A per-batch cache of the last name looked up: spans of one resource (one
+// service) arrive together, so most spans skip the registry entirely.
+struct LastName {
+  std::string_view name;
+  uint16_t id = 0;
+  bool flag = false;
+  bool valid = false;
+};
+
+}  // namespace
+
+class EngineImpl {
+ public:
+  EngineImpl(const EngineOptions& options, const Clock* clock)
+      : options_(options),
+        clock_(clock),
+        services_(options.max_services,
+                  [patterns = options.entry_point_services](std::string_view name) {
+                    for (const std::string& p : patterns) {
+                      if (GlobMatch(p, name)) return true;
+                    }
+                    return false;
+                  }),
+        destinations_(options.max_destinations),
+        start_ns_(absl::ToUnixNanos(clock->Now())),
+        last_now_ns_(start_ns_),
+        window_(start_ns_, absl::ToInt64Nanoseconds(options.window_resolution),
+                absl::ToInt64Nanoseconds(options.window_length) /
+                    absl::ToInt64Nanoseconds(options.window_resolution)) {
+    const uint32_t count = options.shards ? options.shards : DefaultShards();
+    Shard::Limits limits;
+    limits.max_traces = std::max<uint32_t>(1, (options.max_traces + count - 1) / count);
+    limits.max_spans_per_trace = options.max_spans_per_trace;
+    limits.idle_timeout_ns = absl::ToInt64Nanoseconds(options.trace_idle_timeout);
+    limits.retention_ns = absl::ToInt64Nanoseconds(options.late_span_retention);
+    for (uint32_t i = 0; i < count; ++i) shards_.push_back(std::make_unique<Shard>(limits));
+    sampled_boundary_.store(0, std::memory_order_relaxed);
+  }
+
+  const EngineOptions& options() const { return options_; }
+
+  IngestResult Ingest(std::span<const SpanRecord> spans) {
+    IngestResult result;
+    if (spans.empty()) return result;
+    const int64_t now = Now();
+    RollWindowIfDue(now);
+
+    // Per-thread scratch, reused across calls: no allocation per span once
+    // warmed up.
+    struct Prepared {
+      SpanMeta meta;
+      int8_t invalid = -1;  // SpanContextError, or -1 when valid
+    };
+    thread_local std::vector<Prepared> prepared;
+    thread_local std::vector<uint32_t> order;
+    thread_local std::vector<uint32_t> shard_start;
+    prepared.resize(spans.size());
+    order.resize(spans.size());
+    shard_start.assign(shards_.size() + 1, 0);
+
+    LastName last_service, last_destination;
+    uint64_t overflow_services = 0, overflow_destinations = 0;
+    for (size_t i = 0; i < spans.size(); ++i) {
+      const SpanRecord& span = spans[i];
+      Prepared& p = prepared[i];
+      std::string_view service = span.service_name.empty() ? kUnknownService : span.service_name;
+      if (!last_service.valid || last_service.name != service) {
+        bool overflowed = false;
+        last_service.id = services_.Intern(service, &overflowed);
+        last_service.flag = services_.Flag(last_service.id);
+        last_service.name = service;
+        last_service.valid = true;
+        last_service.flag = last_service.flag && !overflowed;
+      }
+      if (last_service.id == NameRegistry::kOverflowId) ++overflow_services;
+      p.meta.service = last_service.id;
+      p.meta.entry_point = last_service.flag;
+      p.meta.destination = 0;
+      if (IsOutbound(span.kind)) {
+        std::string_view dest = span.destination.empty() ? "unknown" : span.destination;
+        if (!last_destination.valid || last_destination.name != dest) {
+          last_destination.id = destinations_.Intern(dest);
+          last_destination.name = dest;
+          last_destination.valid = true;
+        }
+        if (last_destination.id == NameRegistry::kOverflowId) ++overflow_destinations;
+        p.meta.destination = last_destination.id;
+      }
+      p.invalid = -1;
+      if (span.trace_id.IsZero()) {
+        p.invalid = static_cast<int8_t>(SpanContextError::kTraceIdZero);
+      } else if (span.span_id.IsZero()) {
+        p.invalid = static_cast<int8_t>(SpanContextError::kSpanIdZero);
+      }
+      // Invalid spans have no usable trace id: count them on the service's stripe.
+      const uint32_t shard =
+          p.invalid >= 0 ? (p.meta.service & (shards_.size() - 1)) : ShardOf(span.trace_id);
+      order[i] = shard;
+      ++shard_start[shard + 1];
+    }
+    // Counting sort of span indices by shard, so each stripe is locked once.
+    for (size_t s = 1; s < shard_start.size(); ++s) shard_start[s] += shard_start[s - 1];
+    thread_local std::vector<uint32_t> sorted;
+    sorted.resize(spans.size());
+    {
+      thread_local std::vector<uint32_t> fill;
+      fill.assign(shard_start.begin(), shard_start.end() - 1);
+      for (uint32_t i = 0; i < spans.size(); ++i) sorted[fill[order[i]]++] = i;
+    }
+    for (size_t s = 0; s < shards_.size(); ++s) {
+      if (shard_start[s] == shard_start[s + 1]) continue;
+      Shard& shard = *shards_[s];
+      MutexLock lock(&shard.mu);
+      for (uint32_t k = shard_start[s]; k < shard_start[s + 1]; ++k) {
+        const uint32_t i = sorted[k];
+        const Prepared& p = prepared[i];
+        if (p.invalid >= 0) {
+          ++shard.CountersFor(p.meta.service).invalid_span_contexts_by_reason[p.invalid];
+          ++result.rejected;
+        } else {
+          shard.IngestSpan(spans[i], p.meta, now);
+          ++result.accepted;
+        }
+      }
+    }
+    if (overflow_services) spans_overflow_service_.fetch_add(overflow_services);
+    if (overflow_destinations) outbound_overflow_destination_.fetch_add(overflow_destinations);
+    return result;
+  }
+
+  void RecordInvalidSpanContext(std::string_view service_name, SpanContextError error,
+                                uint64_t count) {
+    if (error >= SpanContextError::kCount || count == 0) return;
+    const int64_t now = Now();
+    RollWindowIfDue(now);
+    const uint16_t id = InternService(service_name);
+    Shard& shard = *shards_[id & (shards_.size() - 1)];
+    MutexLock lock(&shard.mu);
+    shard.CountersFor(id).invalid_span_contexts_by_reason[static_cast<int>(error)] += count;
+  }
+
+  TraceparentParse ObserveTraceparent(std::string_view service_name, std::string_view header) {
+    const int64_t now = Now();
+    RollWindowIfDue(now);
+    TraceparentParse parse = ParseTraceparent(header);
+    const uint16_t id = InternService(service_name);
+    Shard& shard = *shards_[id & (shards_.size() - 1)];
+    MutexLock lock(&shard.mu);
+    ServiceCounters& counters = shard.CountersFor(id);
+    if (parse.ok) {
+      ++counters.traceparents_valid;
+    } else {
+      ++counters.invalid_traceparents_by_reason[static_cast<int>(parse.error)];
+    }
+    return parse;
+  }
+
+  void Advance() { AdvanceTo(Now()); }
+
+  Snapshot Collect() {
+    const int64_t now = Now();
+    AdvanceTo(now);
+
+    std::vector<ServiceCounters> totals;
+    absl::flat_hash_map<uint32_t, uint64_t> unpaired;
+    ShardStats shard_stats;
+    EngineStats stats;
+    Merge(&totals, &unpaired, &shard_stats, &stats);
+
+    Snapshot snap;
+    snap.time = absl::FromUnixNanos(now);
+    snap.window_length = options_.window_length;
+    std::vector<ServiceCounters> baseline;
+    uint64_t baseline_distinct = 0;
+    {
+      MutexLock lock(&window_mu_);
+      int64_t baseline_ns = 0;
+      const WindowRing::Sample& sample = window_.Baseline(now, &baseline_ns);
+      baseline = sample.services;
+      baseline_distinct = sample.distinct_trace_ids;
+      snap.window_covered = absl::Nanoseconds(now - baseline_ns);
+    }
+
+    std::vector<std::string> names, destination_names;
+    std::vector<bool> flags, unused_flags;
+    services_.Copy(&names, &flags);
+    destinations_.Copy(&destination_names, &unused_flags);
+    totals.resize(std::max(totals.size(), names.size()));
+    baseline.resize(totals.size());
+
+    std::vector<std::vector<DestinationCount>> by_service(totals.size());
+    for (const auto& [key, count] : unpaired) {
+      const uint32_t service = key >> 16, dest = key & 0xffff;
+      if (service < by_service.size() && dest < destination_names.size()) {
+        by_service[service].push_back(DestinationCount{destination_names[dest], count});
+      }
+    }
+
+    for (size_t id = 0; id < names.size(); ++id) {
+      // The overflow bucket is listed only once something landed in it.
+      if (id == NameRegistry::kOverflowId && totals[id] == ServiceCounters{}) continue;
+      ServiceSnapshot s;
+      s.service = names[id];
+      s.entry_point = flags[id];
+      s.total = totals[id];
+      s.window = totals[id];
+      s.window -= baseline[id];
+      s.unpaired_by_destination = std::move(by_service[id]);
+      std::sort(s.unpaired_by_destination.begin(), s.unpaired_by_destination.end(),
+                [](const DestinationCount& a, const DestinationCount& b) {
+                  return a.unpaired_outbound != b.unpaired_outbound
+                             ? a.unpaired_outbound > b.unpaired_outbound
+                             : a.destination < b.destination;
+                });
+      snap.services.push_back(std::move(s));
+    }
+    std::sort(snap.services.begin(), snap.services.end(),
+              [](const ServiceSnapshot& a, const ServiceSnapshot& b) { return a.service < b.service; });
+
+    stats.services = names.size() - 1;  // the overflow bucket is not a service
+    stats.destinations = destination_names.size() - 1;
+    stats.distinct_trace_ids = shard_stats.distinct_trace_ids;
+    stats.distinct_trace_ids_window = shard_stats.distinct_trace_ids - baseline_distinct;
+    stats.traces_finalized = shard_stats.traces_finalized;
+    stats.traces_evicted_capacity = shard_stats.traces_evicted_capacity;
+    stats.finalized_traces_displaced = shard_stats.finalized_traces_displaced;
+    stats.spans_untracked_trace_cap = shard_stats.spans_untracked_trace_cap;
+    stats.spans_overflow_service = spans_overflow_service_.load();
+    stats.outbound_overflow_destination = outbound_overflow_destination_.load();
+    snap.stats = stats;
+    return snap;
+  }
+
+ private:
+  // The clock, clamped so that time never runs backwards inside the engine.
+  int64_t Now() {
+    const int64_t t = absl::ToUnixNanos(clock_->Now());
+    int64_t prev = last_now_ns_.load(std::memory_order_relaxed);
+    while (t > prev && !last_now_ns_.compare_exchange_weak(prev, t)) {
+    }
+    return std::max(t, prev);
+  }
+
+  uint16_t InternService(std::string_view name) {
+    return services_.Intern(name.empty() ? kUnknownService : name);
+  }
+
+  uint32_t ShardOf(const TraceId& id) const {
+    // A different mix from the shard's own table hash, so the stripe choice
+    // does not correlate with bucket positions inside a stripe.
+    const uint64_t h = (id.High64() ^ id.Low64()) * 0x9E3779B97F4A7C15ull;
+    return static_cast<uint32_t>(h >> 32) & (shards_.size() - 1);
+  }
+
+  void RollWindowIfDue(int64_t now) {
+    // Cheap check first: one relaxed load per call.
+    const int64_t boundary = (now - start_ns_) /
+                             absl::ToInt64Nanoseconds(options_.window_resolution);
+    if (boundary > sampled_boundary_.load(std::memory_order_acquire)) AdvanceTo(now);
+  }
+
+  void AdvanceTo(int64_t now) {
+    // Sample the window before finalizing, so verdicts reached now count in
+    // the step that starts at the boundary just crossed.
+    {
+      MutexLock lock(&window_mu_);
+      if (window_.NeedsSample(now)) {
+        std::vector<ServiceCounters> totals;
+        absl::flat_hash_map<uint32_t, uint64_t> unpaired;
+        ShardStats shard_stats;
+        EngineStats stats;
+        Merge(&totals, &unpaired, &shard_stats, &stats);
+        window_.Record(now, totals, shard_stats.distinct_trace_ids);
+        sampled_boundary_.store(window_.BoundaryAt(now), std::memory_order_release);
+      }
+    }
+    for (auto& shard : shards_) {
+      MutexLock lock(&shard->mu);
+      shard->Advance(now);
+    }
+  }
+
+  void Merge(std::vector<ServiceCounters>* totals,
+             absl::flat_hash_map<uint32_t, uint64_t>* unpaired, ShardStats* shard_stats,
+             EngineStats* stats) {
+    for (auto& shard : shards_) {
+      MutexLock lock(&shard->mu);
+      shard->MergeInto(totals, unpaired, shard_stats, stats);
+    }
+  }
+
+  // Constant after construction.
+  const EngineOptions options_;
+  const Clock* const clock_;
+  NameRegistry services_;      // internally synchronized
+  NameRegistry destinations_;  // internally synchronized
+  const int64_t start_ns_;
+  std::vector<std::unique_ptr<Shard>> shards_;  // size is a power of two
+
+  std::atomic<int64_t> last_now_ns_;
+  std::atomic<int64_t> sampled_boundary_{0};
+  std::atomic<uint64_t> spans_overflow_service_{0};
+  std::atomic<uint64_t> outbound_overflow_destination_{0};
+
+  // Lock order: window_mu_ before any shard mu.
+  Mutex window_mu_;
+  WindowRing window_ ABSL_GUARDED_BY(window_mu_);
+};
+
+}  // namespace detail
+
+Engine::Engine(const EngineOptions& options, const Clock* clock)
+    : impl_(std::make_unique<detail::EngineImpl>(options, clock)) {}
+Engine::~Engine() = default;
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options,
+                                                       const Clock* clock) {
+  if (absl::Status status = options.Validate(); !status.ok()) return status;
+  if (clock == nullptr) return absl::InvalidArgumentError("engine: clock must not be null");
+  return std::make_unique<Engine>(options, clock);
+}
+
+IngestResult Engine::Ingest(std::span<const SpanRecord> spans) { return impl_->Ingest(spans); }
+
+void Engine::RecordInvalidSpanContext(std::string_view service_name, SpanContextError error,
+                                      uint64_t count) {
+  impl_->RecordInvalidSpanContext(service_name, error, count);
+}
+
+TraceparentParse Engine::ObserveTraceparent(std::string_view service_name,
+                                            std::string_view header) {
+  return impl_->ObserveTraceparent(service_name, header);
+}
+
+void Engine::Advance() { impl_->Advance(); }
+Snapshot Engine::Collect() { return impl_->Collect(); }
+const EngineOptions& Engine::options() const { return impl_->options(); }
+
+}  // namespace propwatch

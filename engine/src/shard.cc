@@ -1,0 +1,374 @@
+#include "shard.h"
+
+#include <algorithm>
+
+#include "absl/hash/hash.h"
+#include "propwatch/trace_context.h"
+
+namespace propwatch::detail {
+namespace {
+
+bool IsOutbound(SpanKind kind) { return kind == SpanKind::kClient || kind == SpanKind::kProducer; }
+
+uint64_t Fingerprint(const TraceId& id) { return absl::HashOf(id.High64(), id.Low64()); }
+
+}  // namespace
+
+size_t Shard::EntryHash::operator()(uint32_t index) const {
+  return (*this)(shard->Entry(index).trace_id);
+}
+size_t Shard::EntryHash::operator()(const TraceId& id) const {
+  return absl::HashOf(id.High64(), id.Low64());
+}
+bool Shard::EntryEq::operator()(uint32_t a, const TraceId& b) const {
+  return shard->Entry(a).trace_id == b;
+}
+
+Shard::Shard(const Limits& limits)
+    : limits_(limits),
+      table_(0, EntryHash{this}, EntryEq{this}),
+      evicted_ring_(std::max<uint32_t>(16, limits.max_traces / 4), 0) {}
+
+Shard::~Shard() {
+  // Intrusive lists must be emptied before their elements go away.
+  live_.clear();
+  finalized_.clear();
+}
+
+Shard::TraceEntry& Shard::Entry(uint32_t index) const {
+  return entry_blocks_[index / kEntriesPerBlock][index % kEntriesPerBlock];
+}
+
+uint32_t Shard::AllocateEntry() {
+  if (free_entries_.empty()) {
+    const auto base = static_cast<uint32_t>(entry_blocks_.size() * kEntriesPerBlock);
+    entry_blocks_.push_back(std::make_unique<TraceEntry[]>(kEntriesPerBlock));
+    free_entries_.reserve(free_entries_.size() + kEntriesPerBlock);
+    for (uint32_t i = kEntriesPerBlock; i-- > 0;) {
+      entry_blocks_.back()[i].index = base + i;
+      free_entries_.push_back(base + i);
+    }
+  }
+  uint32_t index = free_entries_.back();
+  free_entries_.pop_back();
+  ++entries_in_use_;
+  return index;
+}
+
+void Shard::ReleaseEntry(TraceEntry& entry) {
+  const uint32_t index = entry.index;
+  table_.erase(index);
+  if (entry.hook.is_linked()) {
+    if (entry.state == State::kLive) {
+      live_.erase(live_.iterator_to(entry));
+    } else {
+      finalized_.erase(finalized_.iterator_to(entry));
+    }
+  }
+  FreeChain(entry.span_head);
+  FreeChain(entry.pending_head);
+  entry.span_head = entry.pending_head = kNil;
+  entry.span_count = entry.pending_count = 0;
+  entry.state = State::kFree;
+  entry.flags = 0;
+  free_entries_.push_back(index);
+  --entries_in_use_;
+}
+
+void Shard::MakeRoom() {
+  while (entries_in_use_ >= limits_.max_traces) {
+    if (!finalized_.empty()) {
+      // A retained finalized trace only serves late-span matching: cheapest loss.
+      ++stats_.finalized_traces_displaced;
+      ReleaseEntry(finalized_.front());
+    } else if (!live_.empty()) {
+      // Never judged: its missing parents may simply not have arrived yet.
+      TraceEntry& victim = live_.front();
+      ++stats_.traces_evicted_capacity;
+      RememberEvicted(victim.trace_id);
+      ReleaseEntry(victim);
+    } else {
+      return;
+    }
+  }
+}
+
+uint32_t Shard::CreateTrace(const TraceId& id, int64_t now_ns) {
+  MakeRoom();
+  const uint32_t index = AllocateEntry();
+  TraceEntry& entry = Entry(index);
+  entry.trace_id = id;
+  entry.last_ns = now_ns;
+  entry.state = State::kLive;
+  entry.flags = WasEvicted(id) ? kIncomplete : 0;
+  table_.insert(index);
+  live_.push_back(entry);
+  ++stats_.distinct_trace_ids;
+  return index;
+}
+
+void Shard::RememberEvicted(const TraceId& id) {
+  uint64_t& slot = evicted_ring_[evicted_next_];
+  if (slot != 0) evicted_.erase(slot);
+  slot = Fingerprint(id);
+  evicted_.insert(slot);
+  evicted_next_ = (evicted_next_ + 1) % evicted_ring_.size();
+}
+
+bool Shard::WasEvicted(const TraceId& id) const {
+  return !evicted_.empty() && evicted_.contains(Fingerprint(id));
+}
+
+uint32_t Shard::AllocateChunk() {
+  if (free_chunk_ != kNil) {
+    uint32_t index = free_chunk_;
+    free_chunk_ = next_chunk_[index];
+    next_chunk_[index] = kNil;
+    return index;
+  }
+  chunks_.emplace_back();
+  next_chunk_.push_back(kNil);
+  return static_cast<uint32_t>(chunks_.size() - 1);
+}
+
+void Shard::FreeChain(uint32_t head) {
+  while (head != kNil) {
+    uint32_t next = next_chunk_[head];
+    next_chunk_[head] = free_chunk_;
+    free_chunk_ = head;
+    head = next;
+  }
+}
+
+Shard::Cell* Shard::CellAt(uint32_t head, uint32_t position) {
+  for (uint32_t hops = position / kCellsPerChunk; hops > 0; --hops) head = next_chunk_[head];
+  return &chunks_[head].cells[position % kCellsPerChunk];
+}
+
+Shard::Cell* Shard::AppendCell(uint32_t* head, uint16_t* count) {
+  const uint32_t position = *count;
+  if (position % kCellsPerChunk == 0) {
+    const uint32_t fresh = AllocateChunk();
+    if (*head == kNil) {
+      *head = fresh;
+    } else {
+      uint32_t tail = *head;
+      while (next_chunk_[tail] != kNil) tail = next_chunk_[tail];
+      next_chunk_[tail] = fresh;
+    }
+    ++*count;
+    return &chunks_[fresh].cells[0];
+  }
+  ++*count;
+  return CellAt(*head, position);
+}
+
+ServiceCounters& Shard::CountersFor(uint16_t service) {
+  if (service >= counters_.size()) counters_.resize(service + 1);
+  return counters_[service];
+}
+
+void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now_ns) {
+  // 1. Find the trace; finalize or forget it first if its time has passed, so
+  //    results do not depend on how often Advance() runs.
+  uint32_t index = kNil;
+  if (auto it = table_.find(span.trace_id); it != table_.end()) index = *it;
+  if (index != kNil) {
+    TraceEntry& entry = Entry(index);
+    if (entry.state == State::kLive && now_ns - entry.last_ns >= limits_.idle_timeout_ns) {
+      Finalize(entry, now_ns);
+    }
+    if (entry.state == State::kFinalized && now_ns - entry.last_ns >= limits_.retention_ns) {
+      ReleaseEntry(entry);
+      index = kNil;
+    }
+  }
+
+  // 2. Duplicate check and parent lookup in one pass over the trace's spans.
+  const uint64_t span_id = span.span_id.Low64();
+  const bool is_root = span.IsRoot();
+  const uint64_t parent_id = span.parent_span_id.Low64();
+  // The parent's position is kept as (chunk, slot): appending may grow the
+  // chunk pool and move cells.
+  uint32_t parent_chunk = kNil;
+  int parent_slot = 0;
+  if (index != kNil) {
+    TraceEntry& entry = Entry(index);
+    uint32_t chunk = entry.span_head;
+    for (uint32_t i = 0; i < entry.span_count; ++i) {
+      if (i > 0 && i % kCellsPerChunk == 0) chunk = next_chunk_[chunk];
+      const Cell& cell = chunks_[chunk].cells[i % kCellsPerChunk];
+      if (cell.id == span_id) {
+        ++CountersFor(meta.service).duplicate_spans;
+        return;  // a retry or a double export: counted once, as a duplicate
+      }
+      if (!is_root && cell.id == parent_id) {
+        parent_chunk = chunk;
+        parent_slot = static_cast<int>(i % kCellsPerChunk);
+      }
+    }
+  }
+
+  // 3. Per-span definitions (stateless given the span).
+  ServiceCounters& counters = CountersFor(meta.service);
+  ++counters.spans;
+  if (is_root) {
+    ++counters.root_spans;
+    if (!meta.entry_point) {
+      if (!span.links.empty()) {
+        ++counters.linked_roots;
+      } else {
+        ++counters.orphan_spans_by_kind[static_cast<int>(span.kind)];
+      }
+    }
+  }
+  bool valid_header = false;
+  for (std::string_view header : span.captured_traceparents) {
+    TraceparentParse parse = ParseTraceparent(header);
+    if (parse.ok) {
+      ++counters.traceparents_valid;
+      valid_header = true;
+    } else {
+      ++counters.invalid_traceparents_by_reason[static_cast<int>(parse.error)];
+    }
+  }
+  if (is_root && valid_header) ++counters.extraction_failures;
+
+  // 4. Track the span in its trace.
+  bool late = false;
+  if (index == kNil) {
+    index = CreateTrace(span.trace_id, now_ns);
+  } else {
+    TraceEntry& entry = Entry(index);
+    // Late: the trace was finalized before, even if an earlier late span has
+    // re-opened it since.
+    late = (entry.flags & kWasFinalized) != 0;
+    if (entry.state == State::kFinalized) {
+      finalized_.erase(finalized_.iterator_to(entry));
+      entry.state = State::kLive;
+      live_.push_back(entry);
+    }
+  }
+  if (late) ++counters.late_spans;
+  TraceEntry& entry = Entry(index);
+  entry.last_ns = now_ns;
+  live_.erase(live_.iterator_to(entry));
+  live_.push_back(entry);
+
+  if (entry.span_count >= limits_.max_spans_per_trace) {
+    entry.flags |= kTruncated;
+    ++stats_.spans_untracked_trace_cap;
+    return;
+  }
+  Cell* cell = AppendCell(&entry.span_head, &entry.span_count);
+  cell->id = span_id;
+  cell->service = meta.service;
+  cell->destination = meta.destination;
+  cell->kind = static_cast<uint8_t>(span.kind);
+  cell->flags = 0;
+
+  if (!is_root) {
+    if (parent_chunk != kNil) {
+      chunks_[parent_chunk].cells[parent_slot].flags |= kHasChild;
+    } else {
+      Cell* pending = AppendCell(&entry.pending_head, &entry.pending_count);
+      pending->id = parent_id;
+      pending->service = meta.service;
+      pending->flags = 0;
+    }
+  }
+
+  // 5. Children that arrived before this span are no longer pending.
+  if (entry.pending_count > 0) {
+    bool resolved_any = false;
+    uint32_t i = 0;
+    while (i < entry.pending_count) {
+      Cell* p = CellAt(entry.pending_head, i);
+      if (p->id == span_id) {
+        // Swap-remove with the last pending cell; free the tail chunk if empty.
+        Cell* last = CellAt(entry.pending_head, entry.pending_count - 1);
+        *p = *last;
+        --entry.pending_count;
+        if (entry.pending_count % kCellsPerChunk == 0) {
+          if (entry.pending_count == 0) {
+            FreeChain(entry.pending_head);
+            entry.pending_head = kNil;
+          } else {
+            uint32_t tail = entry.pending_head;
+            for (uint32_t hops = entry.pending_count / kCellsPerChunk - 1; hops > 0; --hops)
+              tail = next_chunk_[tail];
+            FreeChain(next_chunk_[tail]);
+            next_chunk_[tail] = kNil;
+          }
+        }
+        resolved_any = true;
+      } else {
+        ++i;
+      }
+    }
+    if (resolved_any) CellAt(entry.span_head, entry.span_count - 1)->flags |= kHasChild;
+  }
+}
+
+void Shard::Finalize(TraceEntry& entry, int64_t now_ns) {
+  // Truncated or partly evicted traces are not judged: a missing parent may
+  // be one we dropped ourselves (no false positives under pressure).
+  const bool judge = (entry.flags & (kTruncated | kIncomplete)) == 0;
+  if (judge) {
+    for (uint32_t i = 0; i < entry.pending_count; ++i) {
+      ++CountersFor(CellAt(entry.pending_head, i)->service).broken_parents;
+    }
+  }
+  uint32_t chunk = entry.span_head;
+  for (uint32_t i = 0; i < entry.span_count; ++i) {
+    if (i > 0 && i % kCellsPerChunk == 0) chunk = next_chunk_[chunk];
+    Cell& cell = chunks_[chunk].cells[i % kCellsPerChunk];
+    if (cell.flags & kEvaluated) continue;
+    cell.flags |= kEvaluated;
+    if (judge && IsOutbound(static_cast<SpanKind>(cell.kind)) && !(cell.flags & kHasChild)) {
+      ++CountersFor(cell.service).unpaired_outbound;
+      ++unpaired_by_destination_[static_cast<uint32_t>(cell.service) << 16 | cell.destination];
+    }
+  }
+  FreeChain(entry.pending_head);
+  entry.pending_head = kNil;
+  entry.pending_count = 0;
+  live_.erase(live_.iterator_to(entry));
+  entry.state = State::kFinalized;
+  entry.flags |= kWasFinalized;
+  entry.last_ns = now_ns;
+  finalized_.push_back(entry);
+  ++stats_.traces_finalized;
+}
+
+void Shard::Advance(int64_t now_ns) {
+  while (!live_.empty() && now_ns - live_.front().last_ns >= limits_.idle_timeout_ns) {
+    Finalize(live_.front(), now_ns);
+  }
+  while (!finalized_.empty() && now_ns - finalized_.front().last_ns >= limits_.retention_ns) {
+    ReleaseEntry(finalized_.front());
+  }
+}
+
+void Shard::MergeInto(std::vector<ServiceCounters>* services,
+                      absl::flat_hash_map<uint32_t, uint64_t>* unpaired, ShardStats* stats,
+                      EngineStats* gauges) const {
+  if (services->size() < counters_.size()) services->resize(counters_.size());
+  for (size_t i = 0; i < counters_.size(); ++i) (*services)[i] += counters_[i];
+  for (const auto& [key, count] : unpaired_by_destination_) (*unpaired)[key] += count;
+  stats->distinct_trace_ids += stats_.distinct_trace_ids;
+  stats->traces_finalized += stats_.traces_finalized;
+  stats->traces_evicted_capacity += stats_.traces_evicted_capacity;
+  stats->finalized_traces_displaced += stats_.finalized_traces_displaced;
+  stats->spans_untracked_trace_cap += stats_.spans_untracked_trace_cap;
+  gauges->live_traces += live_.size();
+  gauges->finalized_traces_retained += finalized_.size();
+  gauges->tracked_bytes += entry_blocks_.size() * kEntriesPerBlock * sizeof(TraceEntry) +
+                           chunks_.capacity() * sizeof(Chunk) +
+                           next_chunk_.capacity() * sizeof(uint32_t) +
+                           table_.capacity() * (sizeof(uint32_t) + 1) +
+                           evicted_ring_.size() * sizeof(uint64_t) +
+                           evicted_.capacity() * (sizeof(uint64_t) + 1);
+}
+
+}  // namespace propwatch::detail
