@@ -1,0 +1,109 @@
+// propwatch: the tap binary and its CLI subcommands. See TapUsage() / --help.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "exporter/metrics/metric_defs.h"
+#include "exporter/tap/http_get.h"
+#include "exporter/tap/tap.h"
+#include "exporter/tap/tap_config.h"
+
+namespace {
+
+using propwatch::tap::TapUsage;
+
+int Serve(const std::vector<std::string_view>& args) {
+  auto config = propwatch::tap::ParseTapConfig(args);
+  if (!config.ok()) {
+    std::cerr << "propwatch: " << config.status().message() << "\n";
+    return 2;
+  }
+  // Block the stop signals in every thread the tap starts; main waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto tap = propwatch::tap::Tap::Create(*config);
+  if (!tap.ok()) {
+    std::cerr << "propwatch: " << tap.status().message() << "\n";
+    return 2;
+  }
+  if (absl::Status s = (*tap)->Start(); !s.ok()) {
+    std::cerr << "propwatch: " << s.message() << "\n";
+    return 1;
+  }
+  std::cerr << "propwatch: listening: otlp-grpc=" << config->otlp_grpc_address
+            << " (port " << (*tap)->grpc_port() << "), otlp-http=" << config->otlp_http_address
+            << " (port " << (*tap)->http_port() << "), admin=" << config->admin_address
+            << " (port " << (*tap)->admin_port() << ")\n";
+  if (config->engine.entry_point_services.empty()) {
+    std::cerr << "propwatch: note: no --entry-services set: every root span of every service "
+                 "counts as an orphan\n";
+  }
+  int received = 0;
+  sigwait(&signals, &received);
+  std::cerr << "propwatch: " << (received == SIGTERM ? "SIGTERM" : "SIGINT")
+            << ": draining in-flight requests\n";
+  (*tap)->Shutdown(absl::Seconds(10));
+  std::cerr << "propwatch: stopped\n";
+  return 0;
+}
+
+int Trace(const std::vector<std::string_view>& args) {
+  std::string_view trace_id, admin = "127.0.0.1:9417";
+  bool json = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view a = args[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a.starts_with("--admin-address=")) {
+      admin = a.substr(std::string_view("--admin-address=").size());
+    } else if (a == "--admin-address" && i + 1 < args.size()) {
+      admin = args[++i];
+    } else if (!a.starts_with("--") && trace_id.empty()) {
+      trace_id = a;
+    } else {
+      std::cerr << "propwatch trace: unexpected argument '" << a << "'\n" << TapUsage();
+      return 2;
+    }
+  }
+  if (trace_id.empty()) {
+    std::cerr << "propwatch trace: missing TRACE_ID\n";
+    return 2;
+  }
+  std::string target = "/api/v1/traces/" + std::string(trace_id);
+  if (!json) target += "?format=text";
+  auto result = propwatch::tap::HttpGet(admin, target);
+  if (!result.ok()) {
+    std::cerr << "propwatch trace: " << result.status().message() << "\n";
+    return 1;
+  }
+  if (result->status != 200) {
+    std::cerr << "propwatch trace: HTTP " << result->status << ": " << result->body;
+    return 1;
+  }
+  std::cout << result->body;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+    std::cout << TapUsage();
+    return 0;
+  }
+  if (!args.empty() && args[0] == "--print-metrics-doc") {
+    std::cout << propwatch::metrics::RenderMetricsMarkdown();
+    return 0;
+  }
+  if (!args.empty() && args[0] == "trace") {
+    return Trace(std::vector<std::string_view>(args.begin() + 1, args.end()));
+  }
+  return Serve(args);
+}

@@ -1,0 +1,145 @@
+#include "exporter/tap/tap.h"
+
+#include <cctype>
+
+#include "exporter/metrics/engine_metrics.h"
+#include "exporter/metrics/receiver_metrics.h"
+#include "exporter/receiver/span_observer.h"
+#include "exporter/trace_store/trace_render.h"
+#include "prometheus/text_serializer.h"
+
+namespace propwatch::tap {
+
+class Tap::StoreObserver final : public receiver::SpanObserver {
+ public:
+  explicit StoreObserver(TraceStore* store) : store_(store) {}
+  void OnSpans(std::span<const SpanRecord> spans) override { store_->OnSpans(spans); }
+
+ private:
+  TraceStore* const store_;
+};
+
+absl::StatusOr<std::unique_ptr<Tap>> Tap::Create(const TapConfig& config, const Clock* clock) {
+  if (absl::Status s = ValidateTapConfig(config); !s.ok()) return s;
+  auto engine = Engine::Create(config.engine, clock);
+  if (!engine.ok()) return engine.status();
+  return std::unique_ptr<Tap>(new Tap(config, *std::move(engine)));
+}
+
+Tap::Tap(const TapConfig& config, std::unique_ptr<Engine> engine)
+    : config_(config),
+      engine_(std::move(engine)),
+      store_(TraceStore::Options{config.trace_store_max_traces,
+                                 config.trace_store_max_spans_per_trace}),
+      observer_(std::make_unique<StoreObserver>(&store_)) {
+  pipeline_ = std::make_unique<receiver::IngestPipeline>(
+      *engine_, &stats_, config.trace_store_max_traces > 0 ? observer_.get() : nullptr);
+}
+
+Tap::~Tap() { Shutdown(absl::ZeroDuration()); }
+
+absl::Status Tap::Start() {
+  if (started_) return absl::FailedPreconditionError("tap already started");
+  started_ = true;
+  auto fail = [this](absl::Status status) {
+    Shutdown(absl::ZeroDuration());
+    return status;
+  };
+
+  receiver::HttpServer::Options admin_options;
+  admin_options.listen_address = config_.admin_address;
+  admin_options.io_threads = 1;
+  admin_options.stats = &stats_;
+  admin_ = std::make_unique<receiver::HttpServer>(admin_options);
+  (void)admin_->Handle("/metrics", [this](const receiver::HttpRequest& r) { return HandleMetrics(r); });
+  (void)admin_->HandlePrefix("/api/v1/traces/",
+                             [this](const receiver::HttpRequest& r) { return HandleTrace(r); });
+  (void)admin_->Handle("/healthz", [](const receiver::HttpRequest&) {
+    return receiver::HttpResponse{200, "text/plain; charset=utf-8", "ok\n", {}, false};
+  });
+  if (absl::Status s = admin_->Start(); !s.ok()) return fail(s);
+
+  if (config_.otlp_grpc_address != "off") {
+    receiver::GrpcReceiver::Options options;
+    options.listen_address = config_.otlp_grpc_address;
+    options.max_recv_message_bytes = config_.max_request_bytes;
+    options.max_inflight_requests = config_.max_inflight_requests;
+    grpc_ = std::make_unique<receiver::GrpcReceiver>(*pipeline_, &stats_, options);
+    if (absl::Status s = grpc_->Start(); !s.ok()) return fail(s);
+  }
+  if (config_.otlp_http_address != "off") {
+    receiver::HttpServer::Options options;
+    options.listen_address = config_.otlp_http_address;
+    options.io_threads = static_cast<int>(config_.http_threads);
+    options.stats = &stats_;
+    otlp_http_ = std::make_unique<receiver::HttpServer>(options);
+    receiver::OtlpHttpHandler::Options handler_options;
+    handler_options.max_body_bytes = config_.max_request_bytes;
+    handler_options.max_inflight_requests = config_.max_inflight_requests;
+    otlp_http_handler_ =
+        std::make_unique<receiver::OtlpHttpHandler>(*pipeline_, &stats_, handler_options);
+    if (absl::Status s = otlp_http_handler_->Register(*otlp_http_); !s.ok()) return fail(s);
+    if (absl::Status s = otlp_http_->Start(); !s.ok()) return fail(s);
+  }
+
+  advance_thread_ = std::thread([this] {
+    while (!stop_advancing_.WaitForNotificationWithTimeout(config_.advance_interval)) {
+      engine_->Advance();
+    }
+  });
+  return absl::OkStatus();
+}
+
+void Tap::Shutdown(absl::Duration grace) {
+  // Receivers first, so nothing new arrives; then the admin listener, so a
+  // final scrape during the drain still works.
+  const absl::Time deadline = absl::Now() + grace;
+  if (grpc_) grpc_->Shutdown(deadline);
+  if (otlp_http_) otlp_http_->Stop(grace);
+  if (admin_) admin_->Stop(std::max(absl::ZeroDuration(), deadline - absl::Now()));
+  if (advance_thread_.joinable()) {
+    stop_advancing_.Notify();
+    advance_thread_.join();
+  }
+}
+
+int Tap::grpc_port() const { return grpc_ ? grpc_->port() : 0; }
+int Tap::http_port() const { return otlp_http_ ? otlp_http_->port() : 0; }
+int Tap::admin_port() const { return admin_ ? admin_->port() : 0; }
+
+std::string Tap::RenderMetrics() {
+  metrics::FamilyBuilder builder;
+  metrics::AppendEngineMetrics(engine_->Collect(), &builder);
+  metrics::AppendReceiverMetrics(stats_, &builder);
+  metrics::AppendTraceStoreMetrics(store_.Stats(), &builder);
+  return prometheus::TextSerializer().Serialize(builder.Take());
+}
+
+receiver::HttpResponse Tap::HandleMetrics(const receiver::HttpRequest& request) {
+  if (request.method != "GET" && request.method != "HEAD") {
+    return {405, "text/plain; charset=utf-8", "use GET\n", {{"Allow", "GET, HEAD"}}, false};
+  }
+  return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(), {}, false};
+}
+
+receiver::HttpResponse Tap::HandleTrace(const receiver::HttpRequest& request) {
+  auto text = [](int status, std::string body) {
+    return receiver::HttpResponse{status, "text/plain; charset=utf-8", std::move(body), {}, false};
+  };
+  if (request.method != "GET") return text(405, "use GET\n");
+  std::string hex(request.path.substr(std::string_view("/api/v1/traces/").size()));
+  for (char& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto id = TraceId::FromLowerHex(hex);
+  if (!id || id->IsZero()) {
+    return text(400, "trace id must be 32 hex digits, not all zero\n");
+  }
+  if (config_.trace_store_max_traces == 0) {
+    return text(404, "the trace API is disabled (--trace-store-max-traces=0)\n");
+  }
+  std::optional<StoredTrace> trace = store_.Get(*id);
+  if (!trace) return text(404, "trace " + hex + " is not among the recent traces\n");
+  if (request.query == "format=text") return text(200, RenderTraceText(*trace));
+  return {200, "application/json", RenderTraceJson(*trace), {}, false};
+}
+
+}  // namespace propwatch::tap

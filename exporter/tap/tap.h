@@ -1,0 +1,69 @@
+// Tap: the running `propwatch` process minus main(): the engine, the trace
+// API store, the OTLP/gRPC and OTLP/HTTP receivers, and the admin listener
+// (/metrics, /api/v1/traces/{trace_id}, /healthz), built from a TapConfig.
+//
+// Lifecycle: Create (validates, binds nothing) → Start (binds every listener;
+// on any failure stops what started and returns the error) → Shutdown (stop
+// accepting, finish in-flight requests, stop the advance thread).
+// Thread-safety: Start/Shutdown from one controlling thread; everything else
+// the listeners do is internally synchronized.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "exporter/receiver/grpc_receiver.h"
+#include "exporter/receiver/http_server.h"
+#include "exporter/receiver/ingest_pipeline.h"
+#include "exporter/receiver/otlp_http_handler.h"
+#include "exporter/receiver/receiver_stats.h"
+#include "exporter/tap/tap_config.h"
+#include "exporter/trace_store/trace_store.h"
+#include "propwatch/engine.h"
+
+namespace propwatch::tap {
+
+class Tap {
+ public:
+  // REQUIRES: `clock` outlives the tap.
+  static absl::StatusOr<std::unique_ptr<Tap>> Create(const TapConfig& config,
+                                                     const Clock* clock = SystemClock::Default());
+  ~Tap();
+
+  absl::Status Start();
+  void Shutdown(absl::Duration grace);
+
+  // Bound ports (0 when the listener is off or not started).
+  int grpc_port() const;
+  int http_port() const;
+  int admin_port() const;
+
+  Engine& engine() { return *engine_; }
+  // The Prometheus text exposition, as served on /metrics.
+  std::string RenderMetrics();
+
+ private:
+  class StoreObserver;
+  Tap(const TapConfig& config, std::unique_ptr<Engine> engine);
+  receiver::HttpResponse HandleMetrics(const receiver::HttpRequest& request);
+  receiver::HttpResponse HandleTrace(const receiver::HttpRequest& request);
+
+  const TapConfig config_;
+  std::unique_ptr<Engine> engine_;
+  TraceStore store_;
+  std::unique_ptr<StoreObserver> observer_;
+  receiver::ReceiverStats stats_;
+  std::unique_ptr<receiver::IngestPipeline> pipeline_;
+  std::unique_ptr<receiver::GrpcReceiver> grpc_;
+  std::unique_ptr<receiver::HttpServer> otlp_http_;
+  std::unique_ptr<receiver::OtlpHttpHandler> otlp_http_handler_;
+  std::unique_ptr<receiver::HttpServer> admin_;
+  absl::Notification stop_advancing_;
+  std::thread advance_thread_;
+  bool started_ = false;
+};
+
+}  // namespace propwatch::tap

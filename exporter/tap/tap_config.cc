@@ -1,0 +1,335 @@
+#include "exporter/tap/tap_config.h"
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace propwatch::tap {
+namespace {
+
+std::string Join(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view p : parts) out.append(p);
+  return out;
+}
+
+absl::Status Bad(std::string_view key, std::string_view why) {
+  return absl::InvalidArgumentError(Join({"--", key, ": ", why}));
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+template <typename T>
+absl::Status ParseUnsigned(std::string_view key, std::string_view value, T* out, uint64_t min,
+                           uint64_t max) {
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc() || ptr != value.data() + value.size() || value.empty()) {
+    return Bad(key, Join({"not a whole number: '", value, "'"}));
+  }
+  if (v < min || v > max) {
+    return Bad(key, Join({"must be in [", std::to_string(min), ", ", std::to_string(max), "]"}));
+  }
+  *out = static_cast<T>(v);
+  return absl::OkStatus();
+}
+
+absl::Status ParseDurationValue(std::string_view key, std::string_view value, absl::Duration* out) {
+  absl::Duration d;
+  if (!absl::ParseDuration(absl::string_view(value.data(), value.size()), &d)) {
+    return Bad(key, Join({"not a duration (e.g. 30s, 5m, 500ms): '", value, "'"}));
+  }
+  *out = d;
+  return absl::OkStatus();
+}
+
+// "1MiB", "16777216", "64KiB" → bytes.
+absl::Status ParseBytes(std::string_view key, std::string_view value, uint64_t* out) {
+  uint64_t multiplier = 1;
+  std::string_view digits = value;
+  for (auto [suffix, mult] : {std::pair<std::string_view, uint64_t>{"KiB", 1ull << 10},
+                              {"MiB", 1ull << 20}, {"GiB", 1ull << 30}}) {
+    if (value.size() > suffix.size() && value.substr(value.size() - suffix.size()) == suffix) {
+      multiplier = mult;
+      digits = value.substr(0, value.size() - suffix.size());
+    }
+  }
+  uint64_t v = 0;
+  if (absl::Status s = ParseUnsigned(key, digits, &v, 1, (1ull << 40) / multiplier); !s.ok()) {
+    return s;
+  }
+  *out = v * multiplier;
+  return absl::OkStatus();
+}
+
+struct Option {
+  std::string_view key;
+  std::string_view default_text;
+  std::string_view help;
+  std::function<absl::Status(TapConfig&, std::string_view key, std::string_view value)> apply;
+};
+
+const std::vector<Option>& Options() {
+  static const std::vector<Option>* const options = new std::vector<Option>{
+      {"config", "", "Read settings from FILE (`key = value` lines, keys as below); flags win.",
+       nullptr},
+      {"otlp-grpc-address", "127.0.0.1:4417",
+       "OTLP/gRPC listen address (host:port, or `off`). Not the collector's 4317.",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.otlp_grpc_address = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"otlp-http-address", "127.0.0.1:4418",
+       "OTLP/HTTP listen address for POST /v1/traces (or `off`). Not the collector's 4318.",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.otlp_http_address = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"admin-address", "127.0.0.1:9417",
+       "Listen address for /metrics, /api/v1/traces/{id} and /healthz.",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.admin_address = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"entry-services", "(none)",
+       "Comma-separated service names or globs (* and ?) where traces legitimately start; "
+       "their roots are trace starts, never orphans.",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.engine.entry_point_services.clear();
+         while (!v.empty()) {
+           size_t comma = v.find(',');
+           std::string_view item = Trim(v.substr(0, comma));
+           if (!item.empty()) c.engine.entry_point_services.emplace_back(item);
+           if (comma == std::string_view::npos) break;
+           v.remove_prefix(comma + 1);
+         }
+         return absl::OkStatus();
+       }},
+      {"trace-idle-timeout", "30s",
+       "A trace is finalized (broken parents decided) after this long without new spans.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseDurationValue(k, v, &c.engine.trace_idle_timeout);
+       }},
+      {"late-span-retention", "60s",
+       "How long a finalized trace is remembered to recognise late spans.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseDurationValue(k, v, &c.engine.late_span_retention);
+       }},
+      {"max-traces", "500000", "Cap on traces in memory (live + retained finalized).",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.engine.max_traces, 1, 100'000'000);
+       }},
+      {"max-spans-per-trace", "1000", "Spans tracked per trace; more are counted, not tracked.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.engine.max_spans_per_trace, 1, 65'535);
+       }},
+      {"max-services", "2000",
+       "Distinct service.name values; more share service_name=\"__overflow__\".",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.engine.max_services, 1, 65'000);
+       }},
+      {"max-destinations", "2000",
+       "Distinct outbound destinations; more share destination=\"__overflow__\".",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.engine.max_destinations, 1, 65'000);
+       }},
+      {"window", "5m", "Length of the sliding-window gauges.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseDurationValue(k, v, &c.engine.window_length);
+       }},
+      {"window-resolution", "10s", "Step of the sliding windows; --window must be a multiple.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseDurationValue(k, v, &c.engine.window_resolution);
+       }},
+      {"shards", "0", "Engine lock stripes; 0 picks from the core count.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.engine.shards, 0, 1024);
+       }},
+      {"max-request-bytes", "16MiB",
+       "Largest request body, enforced after decompression (413 / RESOURCE_EXHAUSTED).",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseBytes(k, v, &c.max_request_bytes);
+       }},
+      {"max-inflight-requests", "64",
+       "Concurrent export requests before answering 503 / UNAVAILABLE with a retry hint.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.max_inflight_requests, 1, 100'000);
+       }},
+      {"http-threads", "2", "I/O threads of each HTTP listener.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.http_threads, 1, 256);
+       }},
+      {"trace-store-max-traces", "10000",
+       "Recent traces kept for /api/v1/traces/{id}; 0 disables the trace API.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.trace_store_max_traces, 0, 10'000'000);
+       }},
+      {"trace-store-max-spans-per-trace", "1000", "Spans kept per trace for the trace API.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.trace_store_max_spans_per_trace, 1, 1'000'000);
+       }},
+      {"advance-interval", "1s", "How often idle traces are finalized and windows rolled.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseDurationValue(k, v, &c.advance_interval);
+       }},
+  };
+  return *options;
+}
+
+const Option* FindOption(std::string_view key) {
+  for (const Option& o : Options()) {
+    if (o.key == key) return &o;
+  }
+  return nullptr;
+}
+
+absl::Status ApplyFile(TapConfig& config, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(Join({"--config: cannot read '", path, "'"}));
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    std::string_view text = line;
+    if (size_t hash = text.find('#'); hash != std::string_view::npos) text = text.substr(0, hash);
+    text = Trim(text);
+    if (text.empty()) continue;
+    size_t eq = text.find('=');
+    if (eq == std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          Join({path, ":", std::to_string(number), ": expected `key = value`"}));
+    }
+    std::string_view key = Trim(text.substr(0, eq));
+    if (key == "config") {
+      return absl::InvalidArgumentError(
+          Join({path, ":", std::to_string(number), ": config files do not nest"}));
+    }
+    if (absl::Status s = ApplySetting(config, key, Trim(text.substr(eq + 1))); !s.ok()) {
+      return absl::InvalidArgumentError(
+          Join({path, ":", std::to_string(number), ": ", std::string(s.message())}));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ApplySetting(TapConfig& config, std::string_view key, std::string_view value) {
+  const Option* option = FindOption(key);
+  if (option == nullptr || option->apply == nullptr) {
+    return absl::InvalidArgumentError(Join({"unknown setting '", key, "' (see --help)"}));
+  }
+  return option->apply(config, key, value);
+}
+
+absl::Status ParseHostPort(std::string_view address, std::string* host, uint16_t* port) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(Join({"'", address, "' is not host:port"}));
+  }
+  std::string_view h = address.substr(0, colon);
+  if (h.front() == '[') {
+    if (h.back() != ']') return absl::InvalidArgumentError(Join({"'", address, "': bad [ipv6]"}));
+    h = h.substr(1, h.size() - 2);
+  }
+  uint32_t p = 0;
+  std::string_view digits = address.substr(colon + 1);
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), p);
+  if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size() || p > 65535) {
+    return absl::InvalidArgumentError(Join({"'", address, "': port must be 0-65535"}));
+  }
+  *host = std::string(h);
+  *port = static_cast<uint16_t>(p);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTapConfig(const TapConfig& config) {
+  for (auto [key, address] :
+       {std::pair<std::string_view, const std::string*>{"otlp-grpc-address",
+                                                         &config.otlp_grpc_address},
+        {"otlp-http-address", &config.otlp_http_address},
+        {"admin-address", &config.admin_address}}) {
+    if (*address == "off" && key != "admin-address") continue;
+    std::string host;
+    uint16_t port;
+    if (absl::Status s = ParseHostPort(*address, &host, &port); !s.ok()) {
+      return Bad(key, std::string(s.message()));
+    }
+  }
+  if (config.otlp_grpc_address == "off" && config.otlp_http_address == "off") {
+    return absl::InvalidArgumentError("both OTLP listeners are off: nothing would receive spans");
+  }
+  if (config.advance_interval <= absl::ZeroDuration()) {
+    return Bad("advance-interval", "must be positive");
+  }
+  if (absl::Status s = config.engine.Validate(); !s.ok()) {
+    // Engine messages name engine fields; translate to flag names for users.
+    return absl::InvalidArgumentError(Join({"invalid settings: ", std::string(s.message())}));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TapConfig> ParseTapConfig(std::span<const std::string_view> args) {
+  TapConfig config;
+  // Pass 1: the config file, so flags override it wherever they appear.
+  std::vector<std::pair<std::string_view, std::string_view>> flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg.substr(0, 2) != "--" || arg.size() == 2) {
+      return absl::InvalidArgumentError(Join({"unexpected argument '", arg, "' (see --help)"}));
+    }
+    arg.remove_prefix(2);
+    std::string_view key = arg, value;
+    if (size_t eq = arg.find('='); eq != std::string_view::npos) {
+      key = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return Bad(key, "missing value");
+    }
+    if (FindOption(key) == nullptr) {
+      return absl::InvalidArgumentError(Join({"unknown flag '--", key, "' (see --help)"}));
+    }
+    flags.emplace_back(key, value);
+  }
+  for (auto [key, value] : flags) {
+    if (key == "config") {
+      if (absl::Status s = ApplyFile(config, std::string(value)); !s.ok()) return s;
+    }
+  }
+  for (auto [key, value] : flags) {
+    if (key == "config") continue;
+    if (absl::Status s = ApplySetting(config, key, value); !s.ok()) return s;
+  }
+  if (absl::Status s = ValidateTapConfig(config); !s.ok()) return s;
+  return config;
+}
+
+std::string TapUsage() {
+  std::ostringstream out;
+  out << "propwatch: trace-context propagation health tap (OTLP in, Prometheus out)\n\n"
+         "Usage:\n"
+         "  propwatch [--key=value ...]          run the tap (defaults need no flags)\n"
+         "  propwatch trace TRACE_ID [--admin-address=HOST:PORT] [--json]\n"
+         "                                       print a recent trace as a tree\n"
+         "  propwatch --print-metrics-doc        the metric reference table\n"
+         "  propwatch --help\n\n"
+         "Settings (flags, or `key = value` lines in --config FILE):\n";
+  for (const Option& o : Options()) {
+    out << "  --" << o.key;
+    if (!o.default_text.empty()) out << " (default " << o.default_text << ")";
+    out << "\n      " << o.help << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace propwatch::tap

@@ -1,0 +1,55 @@
+// TapConfig: every setting of the `propwatch` tap, its defaults, and parsing
+// from command-line flags and an optional config file.
+//
+// Sources, later wins: embedded defaults < --config FILE < flags. The file has
+// one `key = value` per line with the flag names as keys (`#` starts a
+// comment). Every value is validated before anything binds a port; an error
+// names the key and what is wrong. Thread-compatible value type.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "propwatch/engine_options.h"
+
+namespace propwatch::tap {
+
+struct TapConfig {
+  // Listen addresses (host:port). "off" disables a listener.
+  std::string otlp_grpc_address = "127.0.0.1:4417";
+  std::string otlp_http_address = "127.0.0.1:4418";
+  std::string admin_address = "127.0.0.1:9417";  // /metrics, /api/v1/traces, /healthz
+
+  EngineOptions engine;
+
+  uint64_t max_request_bytes = 16ull << 20;  // after decompression
+  uint32_t max_inflight_requests = 64;
+  uint32_t http_threads = 2;
+
+  uint32_t trace_store_max_traces = 10'000;
+  uint32_t trace_store_max_spans_per_trace = 1'000;
+
+  absl::Duration advance_interval = absl::Seconds(1);
+};
+
+// Parses flags (`--key=value` or `--key value`). `args` excludes argv[0].
+// `--help` is not handled here. Returns InvalidArgument naming the key.
+absl::StatusOr<TapConfig> ParseTapConfig(std::span<const std::string_view> args);
+
+// Applies one `key`/`value` pair (the flag name without dashes).
+absl::Status ApplySetting(TapConfig& config, std::string_view key, std::string_view value);
+
+// Validates cross-field rules and every address.
+absl::Status ValidateTapConfig(const TapConfig& config);
+
+// The --help text: every key with its default and meaning.
+std::string TapUsage();
+
+// Splits "host:port" ("[v6]:port" too). Port 0 allowed (ephemeral).
+absl::Status ParseHostPort(std::string_view address, std::string* host, uint16_t* port);
+
+}  // namespace propwatch::tap

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"): installs what is
+# missing, builds everything, runs every CTest suite, then the engine's
+# concurrency tests again under ThreadSanitizer.
+#   PROPWATCH_SKIP_TSAN=1  skip the ThreadSanitizer stage
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+jobs=$(nproc)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+if [ "${PROPWATCH_SKIP_TSAN:-0}" != 1 ]; then
+  echo "== engine under ThreadSanitizer"
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPROPWATCH_SANITIZE=thread -DPROPWATCH_BUILD_EXPORTER=OFF -DPROPWATCH_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-tsan -j"$jobs"
+  TSAN_OPTIONS="halt_on_error=1" ctest --test-dir build-tsan --output-on-failure -j"$jobs"
+fi
+

@@ -1,0 +1,91 @@
+#include "exporter/tap/tap_config.h"
+
+#include <cstdio>
+#include <fstream>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace propwatch::tap {
+namespace {
+
+absl::StatusOr<TapConfig> Parse(std::vector<std::string_view> args) { return ParseTapConfig(args); }
+
+TEST(TapConfigTest, DefaultsNeedNoArguments) {
+  auto config = Parse({});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->otlp_grpc_address, "127.0.0.1:4417");
+  EXPECT_EQ(config->otlp_http_address, "127.0.0.1:4418");
+  EXPECT_EQ(config->admin_address, "127.0.0.1:9417");
+  EXPECT_EQ(config->engine.trace_idle_timeout, absl::Seconds(30));
+  EXPECT_EQ(config->max_request_bytes, 16u << 20);
+}
+
+TEST(TapConfigTest, FlagsInBothFormsAndListsParse) {
+  auto config = Parse({"--entry-services=gateway, web-*", "--trace-idle-timeout", "45s",
+                       "--max-request-bytes=4MiB", "--window=2m", "--window-resolution=15s"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->engine.entry_point_services, (std::vector<std::string>{"gateway", "web-*"}));
+  EXPECT_EQ(config->engine.trace_idle_timeout, absl::Seconds(45));
+  EXPECT_EQ(config->max_request_bytes, 4u << 20);
+  EXPECT_EQ(config->engine.window_length, absl::Minutes(2));
+}
+
+TEST(TapConfigTest, ErrorsNameTheSetting) {
+  auto expect_error = [](std::vector<std::string_view> args, std::string_view needle) {
+    auto config = ParseTapConfig(args);
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(config.status().message().find(absl::string_view(needle.data(), needle.size())),
+              absl::string_view::npos)
+        << config.status();
+  };
+  expect_error({"--nope=1"}, "unknown flag '--nope'");
+  expect_error({"--max-traces=abc"}, "--max-traces: not a whole number");
+  expect_error({"--max-traces=0"}, "--max-traces: must be in [1,");
+  expect_error({"--trace-idle-timeout=soon"}, "--trace-idle-timeout: not a duration");
+  expect_error({"--otlp-grpc-address=localhost"}, "--otlp-grpc-address");
+  expect_error({"--admin-address=127.0.0.1:99999"}, "port must be 0-65535");
+  expect_error({"--window=65s"}, "window_length");
+  expect_error({"--otlp-grpc-address=off", "--otlp-http-address=off"}, "both OTLP listeners");
+  expect_error({"positional"}, "unexpected argument");
+  expect_error({"--max-traces"}, "missing value");
+}
+
+TEST(TapConfigTest, ConfigFileIsReadAndFlagsWin) {
+  const std::string path = ::testing::TempDir() + "/propwatch_tap_config_test.conf";
+  {
+    std::ofstream out(path);
+    out << "# a comment\n"
+           "entry-services = gateway\n"
+           "max-traces = 1234   # trailing comment\n"
+           "\n"
+           "trace-idle-timeout = 10s\n";
+  }
+  auto config = Parse({"--trace-idle-timeout=20s", "--config", path});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->engine.max_traces, 1234u);
+  EXPECT_EQ(config->engine.entry_point_services, std::vector<std::string>{"gateway"});
+  EXPECT_EQ(config->engine.trace_idle_timeout, absl::Seconds(20));
+
+  {
+    std::ofstream out(path);
+    out << "max-traces = 1\nbogus line\n";
+  }
+  const std::string flag = "--config=" + path;
+  auto bad = Parse({flag});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(":2: expected `key = value`"), absl::string_view::npos);
+  std::remove(path.c_str());
+}
+
+TEST(TapConfigTest, UsageListsEverySetting) {
+  const std::string usage = TapUsage();
+  for (const char* key : {"--otlp-grpc-address", "--entry-services", "--max-traces",
+                          "--trace-store-max-traces", "--config"}) {
+    EXPECT_NE(usage.find(key), std::string::npos) << key;
+  }
+}
+
+}  // namespace
+}  // namespace propwatch::tap

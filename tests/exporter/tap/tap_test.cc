@@ -1,0 +1,130 @@
+// The assembled tap on ephemeral ports: admin routes, the trace API and the
+// metrics exposition after a real OTLP/HTTP request.
+#include "exporter/tap/tap.h"
+
+#include "boost/asio/connect.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/beast/core.hpp"
+#include "boost/beast/http.hpp"
+#include "exporter/tap/http_get.h"
+#include "gtest/gtest.h"
+
+namespace propwatch::tap {
+namespace {
+
+namespace http = boost::beast::http;
+
+// POST via Beast: the tap's own HTTP client only does GET.
+std::pair<int, std::string> Post(int port, std::string_view target, std::string_view type,
+                                 std::string body) {
+  boost::asio::io_context io;
+  boost::beast::tcp_stream stream(io);
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> req(http::verb::post, std::string(target), 11);
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::content_type, std::string(type));
+  req.body() = std::move(body);
+  req.prepare_payload();
+  http::write(stream, req);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  return {static_cast<int>(res.result_int()), res.body()};
+}
+
+class TapTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.otlp_grpc_address = "127.0.0.1:0";
+    config_.otlp_http_address = "127.0.0.1:0";
+    config_.admin_address = "127.0.0.1:0";
+    config_.engine.entry_point_services = {"gateway"};
+    auto tap = Tap::Create(config_, &clock_);
+    ASSERT_TRUE(tap.ok()) << tap.status();
+    tap_ = *std::move(tap);
+    ASSERT_TRUE(tap_->Start().ok());
+    admin_ = "127.0.0.1:" + std::to_string(tap_->admin_port());
+  }
+  void TearDown() override {
+    if (tap_) tap_->Shutdown(absl::Seconds(5));
+  }
+
+  ManualClock clock_;
+  TapConfig config_;
+  std::unique_ptr<Tap> tap_;
+  std::string admin_;
+};
+
+constexpr char kRequest[] = R"({"resourceSpans":[
+ {"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"gateway"}}]},
+  "scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c",
+    "spanId":"b7ad6b7169203331","name":"GET /checkout","kind":2,
+    "startTimeUnixNano":"1000000","endTimeUnixNano":"3000000"}]}]},
+ {"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"worker"}}]},
+  "scopeSpans":[{"spans":[
+   {"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"00f067aa0ba902b7",
+    "parentSpanId":"b7ad6b7169203331","name":"work","kind":2},
+   {"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b8",
+    "name":"lost context","kind":5},
+   {"traceId":"00000000000000000000000000000000","spanId":"00f067aa0ba902b9","name":"bad"}]}]}]})";
+
+TEST_F(TapTest, OtlpHttpToMetricsAndTraceApi) {
+  auto [status, body] = Post(tap_->http_port(), "/v1/traces", "application/json", kRequest);
+  EXPECT_EQ(status, 200);
+  EXPECT_NE(body.find("\"rejectedSpans\":\"1\""), std::string::npos) << body;
+
+  auto metrics = HttpGet(admin_, "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_EQ(metrics->status, 200);
+  const std::string& text = metrics->body;
+  EXPECT_NE(text.find("propwatch_spans_total{service_name=\"worker\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("propwatch_orphan_spans_total{service_name=\"worker\",span_kind=\"consumer\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("propwatch_invalid_span_contexts_total{service_name=\"worker\",reason=\"trace_id_zero\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("propwatch_receiver_requests_total{transport=\"http\",result=\"partial\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("propwatch_trace_store_traces 2\n"), std::string::npos);
+
+  auto tree = HttpGet(admin_, "/api/v1/traces/0AF7651916CD43DD8448EB211C80319C?format=text");
+  ASSERT_TRUE(tree.ok());
+  EXPECT_EQ(tree->status, 200);
+  EXPECT_EQ(tree->body,
+            "trace 0af7651916cd43dd8448eb211c80319c spans=2 roots=1 unresolved_parents=0\n"
+            "- gateway \"GET /checkout\" server unset 2.000ms span=b7ad6b7169203331 parent=-\n"
+            "  - worker \"work\" server unset 0.000ms span=00f067aa0ba902b7 "
+            "parent=b7ad6b7169203331\n");
+  auto json = HttpGet(admin_, "/api/v1/traces/0af7651916cd43dd8448eb211c80319c");
+  ASSERT_TRUE(json.ok());
+  EXPECT_NE(json->body.find("\"spanCount\":2,\"roots\":1,\"unresolvedParents\":0"),
+            std::string::npos);
+}
+
+TEST_F(TapTest, TraceApiRejectsBadIdsAndUnknownTraces) {
+  EXPECT_EQ(HttpGet(admin_, "/api/v1/traces/xyz")->status, 400);
+  EXPECT_EQ(HttpGet(admin_, "/api/v1/traces/00000000000000000000000000000000")->status, 400);
+  EXPECT_EQ(HttpGet(admin_, "/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4737")->status, 404);
+  EXPECT_EQ(HttpGet(admin_, "/healthz")->body, "ok\n");
+  EXPECT_EQ(HttpGet(admin_, "/nope")->status, 404);
+}
+
+TEST(TapStartTest, PortInUseIsAClearErrorAndNothingKeepsRunning) {
+  TapConfig first;
+  first.otlp_grpc_address = "127.0.0.1:0";
+  first.otlp_http_address = "127.0.0.1:0";
+  first.admin_address = "127.0.0.1:0";
+  auto a = Tap::Create(first);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE((*a)->Start().ok());
+  TapConfig second = first;
+  second.otlp_http_address = "127.0.0.1:" + std::to_string((*a)->http_port());
+  auto b = Tap::Create(second);
+  ASSERT_TRUE(b.ok());
+  absl::Status s = (*b)->Start();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(std::to_string((*a)->http_port())), absl::string_view::npos) << s;
+  (*a)->Shutdown(absl::Seconds(1));
+}
+
+}  // namespace
+}  // namespace propwatch::tap

@@ -1,0 +1,107 @@
+#include "exporter/trace_store/trace_store.h"
+
+#include <vector>
+
+#include "exporter/trace_store/trace_render.h"
+#include "gtest/gtest.h"
+
+namespace propwatch::tap {
+namespace {
+
+TraceId T(uint8_t n) {
+  TraceId id;
+  id.bytes[0] = 0x0a;
+  id.bytes[15] = n;
+  return id;
+}
+
+SpanRecord Span(uint8_t trace, uint8_t span, uint8_t parent, std::string_view service,
+                std::string_view name, SpanKind kind, uint64_t start_ms, uint64_t end_ms) {
+  SpanRecord r;
+  r.trace_id = T(trace);
+  r.span_id.bytes[7] = span;
+  r.parent_span_id.bytes[7] = parent;
+  r.service_name = service;
+  r.name = name;
+  r.kind = kind;
+  r.start_unix_nano = start_ms * 1'000'000;
+  r.end_unix_nano = end_ms * 1'000'000;
+  return r;
+}
+
+TEST(TraceStoreTest, AssemblesTreeRegardlessOfArrivalOrder) {
+  TraceStore store({.max_traces = 100, .max_spans_per_trace = 100});
+  std::vector<SpanRecord> spans = {
+      Span(1, 4, 3, "consumer", "orders process", SpanKind::kConsumer, 40, 45),
+      Span(1, 3, 2, "worker", "orders send", SpanKind::kProducer, 20, 22),
+      Span(1, 2, 1, "worker", "GET /work", SpanKind::kServer, 10, 30),
+      Span(1, 1, 0, "gateway", "GET /checkout", SpanKind::kServer, 0, 50)};
+  spans[3].status = StatusCode::kOk;
+  store.OnSpans(spans);
+  store.OnSpans(std::span(spans).subspan(0, 1));  // duplicate: stored once
+  auto trace = store.Get(T(1));
+  ASSERT_TRUE(trace.has_value());
+  EXPECT_EQ(trace->spans.size(), 4u);
+  EXPECT_EQ(RenderTraceText(*trace),
+            "trace 0a000000000000000000000000000001 spans=4 roots=1 unresolved_parents=0\n"
+            "- gateway \"GET /checkout\" server ok 50.000ms span=0000000000000001 parent=-\n"
+            "  - worker \"GET /work\" server unset 20.000ms span=0000000000000002 "
+            "parent=0000000000000001\n"
+            "    - worker \"orders send\" producer unset 2.000ms span=0000000000000003 "
+            "parent=0000000000000002\n"
+            "      - consumer \"orders process\" consumer unset 5.000ms span=0000000000000004 "
+            "parent=0000000000000003\n");
+  const std::string json = RenderTraceJson(*trace);
+  EXPECT_NE(json.find("\"spanCount\":4,\"roots\":1,\"unresolvedParents\":0"), std::string::npos);
+  EXPECT_NE(json.find("\"services\":[\"consumer\",\"gateway\",\"worker\"]"), std::string::npos);
+  EXPECT_NE(json.find("{\"spanId\":\"0000000000000001\",\"parentSpanId\":null,\"service\":"
+                      "\"gateway\",\"name\":\"GET /checkout\",\"kind\":\"server\",\"status\":"
+                      "\"ok\",\"durationMs\":50.000,\"links\":0,\"parentResolved\":true,"
+                      "\"depth\":0}"),
+            std::string::npos);
+}
+
+TEST(TraceStoreTest, MissingParentsAndCyclesAreShownNotLost) {
+  TraceStore store({});
+  store.OnSpans(std::vector<SpanRecord>{
+      Span(2, 5, 9, "worker", "orphaned child", SpanKind::kInternal, 0, 1),
+      Span(2, 6, 7, "a", "cycle-1", SpanKind::kInternal, 0, 1),
+      Span(2, 7, 6, "b", "cycle-2", SpanKind::kInternal, 0, 1)});
+  const std::string text = RenderTraceText(*store.Get(T(2)));
+  EXPECT_NE(text.find("spans=3 roots=2 unresolved_parents=1"), std::string::npos) << text;
+  EXPECT_NE(text.find("span=0000000000000005 parent=0000000000000009 (parent missing)"),
+            std::string::npos);
+  EXPECT_NE(text.find("cycle-1"), std::string::npos);
+  EXPECT_NE(text.find("cycle-2"), std::string::npos);
+}
+
+TEST(TraceStoreTest, BoundsAreEnforcedAndCounted) {
+  TraceStore store({.max_traces = 16, .max_spans_per_trace = 2});  // 1 trace per stripe
+  std::vector<SpanRecord> spans;
+  for (int i = 0; i < 3; ++i) spans.push_back(Span(3, i + 1, 0, "s", "x", SpanKind::kServer, 0, 1));
+  store.OnSpans(spans);
+  EXPECT_EQ(store.Get(T(3))->spans.size(), 2u);
+  EXPECT_TRUE(store.Get(T(3))->truncated);
+  // 64 more traces: each stripe keeps at most one.
+  std::vector<SpanRecord> more;
+  for (int t = 0; t < 64; ++t) {
+    SpanRecord r = Span(0, 1, 0, "s", "x", SpanKind::kServer, 0, 1);
+    r.trace_id.bytes[14] = static_cast<uint8_t>(t + 1);
+    more.push_back(r);
+  }
+  store.OnSpans(more);
+  TraceStoreStats stats = store.Stats();
+  EXPECT_LE(stats.traces, 16u);
+  EXPECT_EQ(stats.traces + stats.evicted_capacity, 65u);
+  EXPECT_EQ(stats.dropped_span_cap, 1u);
+}
+
+TEST(TraceStoreTest, ZeroCapacityDisablesTheStore) {
+  TraceStore store({.max_traces = 0});
+  store.OnSpans(std::vector<SpanRecord>{Span(1, 1, 0, "s", "x", SpanKind::kServer, 0, 1)});
+  EXPECT_FALSE(store.Get(T(1)).has_value());
+  EXPECT_EQ(store.Stats().traces, 0u);
+}
+
+}  // namespace
+}  // namespace propwatch::tap
