@@ -8,11 +8,15 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 scripts/install-sdk-deps.sh >/dev/null
+scripts/install-ops-deps.sh
 
 jobs=$(nproc)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== alert rules, dashboard lint, real-Prometheus check"
+alerts/run_checks.sh build/exporter/tap/propwatch
 
 if [ "${PROPWATCH_SKIP_TSAN:-0}" != 1 ]; then
   echo "== engine under ThreadSanitizer"
