@@ -3,6 +3,7 @@
 # missing, builds everything, runs every CTest suite, then the engine's
 # concurrency tests again under ThreadSanitizer.
 #   PROPWATCH_SKIP_TSAN=1  skip the ThreadSanitizer stage
+#   PROPWATCH_SKIP_FUZZ=1  skip the bounded fuzzing stage (scripts/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,3 +27,7 @@ if [ "${PROPWATCH_SKIP_TSAN:-0}" != 1 ]; then
   TSAN_OPTIONS="halt_on_error=1" ctest --test-dir build-tsan --output-on-failure -j"$jobs"
 fi
 
+if [ "${PROPWATCH_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== bounded fuzzing of the parsers"
+  scripts/fuzz.sh
+fi
