@@ -126,7 +126,9 @@ constexpr std::array<MetricDef, static_cast<size_t>(MetricId::kCount)> kMetrics 
      "transport: grpc, http. result: ok, partial (some spans rejected), invalid (undecodable, "
      "400/INVALID_ARGUMENT), too_large (413/RESOURCE_EXHAUSTED), unsupported_media_type (415), "
      "method_not_allowed (405), overloaded (503/UNAVAILABLE with retry hint), not_found "
-     "(404/UNIMPLEMENTED), internal (500/INTERNAL). Exactly one per answered request."},
+     "(404/UNIMPLEMENTED), internal (500/INTERNAL), upstream_unavailable (in-line mode: "
+     "ingested, but --forward-to failed; 503/UNAVAILABLE so the sender retries). Exactly one "
+     "per answered request."},
     {MetricId::kReceiverSpansReceived, "propwatch_receiver_spans_received_total", kCounter,
      "transport", "Spans decoded from OTLP requests and handed to the engine.",
      "Spans with a valid span context."},

@@ -224,6 +224,12 @@ class GrpcReceiver::Service final : public grpc::CallbackGenericService {
         // Not retryable: the data cannot be decoded.
         status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, result.message);
         break;
+      case IngestPipeline::Result::Kind::kUpstreamUnavailable:
+        // In-line mode: retryable, so the sender keeps the data.
+        status = grpc::Status(grpc::StatusCode::UNAVAILABLE, result.message,
+                              EncodeStatusProto(kRpcUnavailable, result.message,
+                                                options_.retry_delay));
+        break;
     }
     // The pipeline counted the result; only the latency is ours.
     if (stats_ != nullptr) stats_->request_duration.Observe(NanosSince(start));

@@ -76,9 +76,16 @@ IngestPipeline::Result IngestPipeline::Ingest(Protocol protocol, std::string_vie
       result.kind = Result::Kind::kPartial;
       result.message = RejectionMessage(by_reason, engine_rejected, result.rejected_spans);
     }
+    if (options_.forwarder != nullptr && protocol != Protocol::kHttpJson) {
+      if (absl::Status forwarded = options_.forwarder->Forward(body); !forwarded.ok()) {
+        result.kind = Result::Kind::kUpstreamUnavailable;
+        result.message = std::string(forwarded.message());
+      }
+    }
     if (stats != nullptr) {
-      stats->Count(result.kind == Result::Kind::kOk ? RequestResult::kOk
-                                                    : RequestResult::kPartial);
+      stats->Count(result.kind == Result::Kind::kOk        ? RequestResult::kOk
+                   : result.kind == Result::Kind::kPartial ? RequestResult::kPartial
+                                                           : RequestResult::kUpstreamUnavailable);
       stats->spans_received.fetch_add(result.accepted_spans, std::memory_order_relaxed);
       stats->spans_rejected.fetch_add(result.rejected_spans, std::memory_order_relaxed);
     }

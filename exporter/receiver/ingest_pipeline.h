@@ -32,6 +32,7 @@
 #include <string>
 #include <string_view>
 
+#include "exporter/receiver/forwarder.h"
 #include "exporter/receiver/receiver_stats.h"
 #include "exporter/receiver/span_observer.h"
 #include "propwatch/engine.h"
@@ -52,10 +53,15 @@ class IngestPipeline {
     // A thread's decode buffers are dropped (memory returned) after a request
     // that left them larger than this.
     size_t max_retained_decode_bytes = size_t{16} << 20;
+    // In-line mode: after ingesting, forward the request (protobuf only) to
+    // this upstream. Not owned; must outlive the pipeline. Null: off.
+    Forwarder* forwarder = nullptr;
   };
 
   struct Result {
-    enum class Kind : uint8_t { kOk, kPartial, kInvalid };
+    // kUpstreamUnavailable: decoded and ingested, but in-line forwarding
+    // failed; answer with a retryable status so no data is lost downstream.
+    enum class Kind : uint8_t { kOk, kPartial, kInvalid, kUpstreamUnavailable };
     Kind kind = Kind::kOk;
     // Spans with a valid context, handed to the engine.
     uint64_t accepted_spans = 0;
@@ -79,6 +85,10 @@ class IngestPipeline {
   // `body` is the complete, already decompressed ExportTraceServiceRequest
   // (binary protobuf for kGrpc / kHttpProtobuf, OTLP/JSON for kHttpJson).
   Result Ingest(Protocol protocol, std::string_view body);
+
+  // True in in-line mode: then only protobuf bodies can be accepted (they
+  // are forwarded as they are); transports refuse OTLP/JSON up front.
+  bool forwards() const { return options_.forwarder != nullptr; }
 
  private:
   Engine& engine_;

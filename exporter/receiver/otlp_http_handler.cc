@@ -1,6 +1,8 @@
 #include "exporter/receiver/otlp_http_handler.h"
 
+#include <algorithm>
 #include <optional>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -99,10 +101,26 @@ HttpResponse OtlpHttpHandler::Handle(const HttpRequest& request) {
                               "\"; use application/x-protobuf or application/json"));
   }
 
+  if (protocol == Protocol::kHttpJson && pipeline_.forwards()) {
+    // In-line mode forwards requests byte for byte over OTLP/gRPC, which
+    // carries protobuf only: refuse JSON rather than drop it downstream.
+    if (stats_ != nullptr) stats_->Count(RequestResult::kUnsupportedMediaType);
+    return Error(request, 415,
+                 "in-line mode (--forward-to) accepts application/x-protobuf only");
+  }
+
   const IngestPipeline::Result result = pipeline_.Ingest(protocol, request.body);
   if (result.kind == IngestPipeline::Result::Kind::kInvalid) {
     // Bad data: 400, not retryable.
     return Error(request, 400, result.message);
+  }
+  if (result.kind == IngestPipeline::Result::Kind::kUpstreamUnavailable) {
+    HttpResponse r = Error(request, 503, result.message);
+    r.headers.emplace_back(
+        "Retry-After",
+        std::to_string(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(
+                                                options_.retry_after, absl::Seconds(1))))));
+    return r;
   }
   HttpResponse r;
   r.status = 200;

@@ -21,6 +21,7 @@ std::string_view RequestResultName(RequestResult result) {
     case RequestResult::kOverloaded: return "overloaded";
     case RequestResult::kNotFound: return "not_found";
     case RequestResult::kInternal: return "internal";
+    case RequestResult::kUpstreamUnavailable: return "upstream_unavailable";
     case RequestResult::kCount: break;
   }
   return "unknown";

@@ -45,6 +45,8 @@ enum class RequestResult : uint8_t {
   kOverloaded,            // in-flight limit hit (503 + Retry-After, UNAVAILABLE + RetryInfo)
   kNotFound,              // unknown HTTP path / unknown gRPC method (404, UNIMPLEMENTED)
   kInternal,              // a handler threw or failed unexpectedly (500, INTERNAL)
+  kUpstreamUnavailable,   // in-line mode: ingested, but the upstream refused or timed out
+                          // (503 + Retry-After, UNAVAILABLE + RetryInfo)
   kCount,                 // not a result: the number of results
 };
 inline constexpr int kNumRequestResults = static_cast<int>(RequestResult::kCount);

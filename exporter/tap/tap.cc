@@ -32,8 +32,14 @@ Tap::Tap(const TapConfig& config, std::unique_ptr<Engine> engine)
       store_(TraceStore::Options{config.trace_store_max_traces,
                                  config.trace_store_max_spans_per_trace}),
       observer_(std::make_unique<StoreObserver>(&store_)) {
+  receiver::IngestPipeline::Options pipeline_options;
+  if (!config.forward_to.empty()) {
+    forwarder_ = std::make_unique<receiver::Forwarder>(config.forward_to, config.forward_timeout);
+    pipeline_options.forwarder = forwarder_.get();
+  }
   pipeline_ = std::make_unique<receiver::IngestPipeline>(
-      *engine_, &stats_, config.trace_store_max_traces > 0 ? observer_.get() : nullptr);
+      *engine_, &stats_, config.trace_store_max_traces > 0 ? observer_.get() : nullptr,
+      pipeline_options);
 }
 
 Tap::~Tap() { Shutdown(absl::ZeroDuration()); }

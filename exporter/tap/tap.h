@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
+#include "exporter/receiver/forwarder.h"
 #include "exporter/receiver/grpc_receiver.h"
 #include "exporter/receiver/http_server.h"
 #include "exporter/receiver/ingest_pipeline.h"
@@ -56,6 +57,7 @@ class Tap {
   TraceStore store_;
   std::unique_ptr<StoreObserver> observer_;
   receiver::ReceiverStats stats_;
+  std::unique_ptr<receiver::Forwarder> forwarder_;  // in-line mode only
   std::unique_ptr<receiver::IngestPipeline> pipeline_;
   std::unique_ptr<receiver::GrpcReceiver> grpc_;
   std::unique_ptr<receiver::HttpServer> otlp_http_;

@@ -176,6 +176,18 @@ const std::vector<Option>& Options() {
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseUnsigned(k, v, &c.trace_store_max_spans_per_trace, 1, 1'000'000);
        }},
+      {"forward-to", "(off)",
+       "In-line mode: forward each accepted OTLP/protobuf request unchanged to this OTLP/gRPC "
+       "host:port; upstream failures are answered 503 / UNAVAILABLE so senders retry. "
+       "OTLP/JSON is refused (415) in this mode.",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.forward_to = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"forward-timeout", "10s", "Deadline of each forwarded request.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseDurationValue(k, v, &c.forward_timeout);
+       }},
       {"advance-interval", "1s", "How often idle traces are finalized and windows rolled.",
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseDurationValue(k, v, &c.advance_interval);
@@ -266,6 +278,16 @@ absl::Status ValidateTapConfig(const TapConfig& config) {
   }
   if (config.otlp_grpc_address == "off" && config.otlp_http_address == "off") {
     return absl::InvalidArgumentError("both OTLP listeners are off: nothing would receive spans");
+  }
+  if (!config.forward_to.empty()) {
+    std::string host;
+    uint16_t port = 0;
+    if (absl::Status s = ParseHostPort(config.forward_to, &host, &port); !s.ok() || port == 0) {
+      return Bad("forward-to", "must be host:port with a non-zero port");
+    }
+  }
+  if (config.forward_timeout <= absl::ZeroDuration()) {
+    return Bad("forward-timeout", "must be positive");
   }
   if (config.advance_interval <= absl::ZeroDuration()) {
     return Bad("advance-interval", "must be positive");

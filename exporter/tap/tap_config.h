@@ -33,6 +33,11 @@ struct TapConfig {
   uint32_t trace_store_max_traces = 10'000;
   uint32_t trace_store_max_spans_per_trace = 1'000;
 
+  // In-line mode: after ingesting, forward every OTLP/protobuf request
+  // unchanged to this OTLP/gRPC host:port. Empty: off.
+  std::string forward_to;
+  absl::Duration forward_timeout = absl::Seconds(10);
+
   absl::Duration advance_interval = absl::Seconds(1);
 };
 

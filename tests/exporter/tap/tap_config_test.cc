@@ -49,6 +49,8 @@ TEST(TapConfigTest, ErrorsNameTheSetting) {
   expect_error({"--window=65s"}, "window_length");
   expect_error({"--otlp-grpc-address=off", "--otlp-http-address=off"}, "both OTLP listeners");
   expect_error({"positional"}, "unexpected argument");
+  expect_error({"--forward-to=upstream:0"}, "--forward-to");
+  expect_error({"--forward-timeout=0s"}, "--forward-timeout");
   expect_error({"--max-traces"}, "missing value");
 }
 

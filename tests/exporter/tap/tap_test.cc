@@ -128,3 +128,75 @@ TEST(TapStartTest, PortInUseIsAClearErrorAndNothingKeepsRunning) {
 
 }  // namespace
 }  // namespace propwatch::tap
+
+namespace propwatch::tap {
+namespace {
+
+TapConfig EphemeralConfig() {
+  TapConfig c;
+  c.otlp_grpc_address = "127.0.0.1:0";
+  c.otlp_http_address = "127.0.0.1:0";
+  c.admin_address = "127.0.0.1:0";
+  return c;
+}
+
+// A minimal protobuf request: one root span of service "svc".
+std::string OneSpanRequest(uint8_t trace_byte) {
+  auto ld = [](int field, const std::string& payload) {
+    std::string out(1, static_cast<char>(field << 3 | 2));
+    out += static_cast<char>(payload.size());  // payloads here are < 128 bytes
+    return out + payload;
+  };
+  std::string trace_id(16, '\x01');
+  trace_id[15] = static_cast<char>(trace_byte);
+  const std::string span = ld(1, trace_id) + ld(2, std::string(8, '\x02')) + ld(5, "op");
+  const std::string resource = ld(1, ld(1, "service.name") + ld(2, ld(1, "svc")));
+  return ld(1, ld(1, resource) + ld(2, ld(2, span)));
+}
+
+std::string Metric(int admin_port, std::string_view line_prefix) {
+  auto m = HttpGet("127.0.0.1:" + std::to_string(admin_port), "/metrics");
+  if (!m.ok()) return "";
+  size_t at = m->body.find(line_prefix);
+  if (at == std::string::npos) return "";
+  size_t end = m->body.find('\n', at);
+  return m->body.substr(at, end - at);
+}
+
+TEST(TapInlineTest, ForwardsProtobufUpstreamAndAnswersRetryableWhenUpstreamFails) {
+  auto upstream = Tap::Create(EphemeralConfig());
+  ASSERT_TRUE(upstream.ok());
+  ASSERT_TRUE((*upstream)->Start().ok());
+  TapConfig inline_config = EphemeralConfig();
+  inline_config.forward_to = "127.0.0.1:" + std::to_string((*upstream)->grpc_port());
+  inline_config.forward_timeout = absl::Seconds(2);
+  auto tap = Tap::Create(inline_config);
+  ASSERT_TRUE(tap.ok());
+  ASSERT_TRUE((*tap)->Start().ok());
+
+  auto [status, body] =
+      Post((*tap)->http_port(), "/v1/traces", "application/x-protobuf", OneSpanRequest(1));
+  EXPECT_EQ(status, 200) << body;
+  EXPECT_EQ(Metric((*tap)->admin_port(), "propwatch_spans_total{service_name=\"svc\"}"),
+            "propwatch_spans_total{service_name=\"svc\"} 1");
+  EXPECT_EQ(Metric((*upstream)->admin_port(), "propwatch_spans_total{service_name=\"svc\"}"),
+            "propwatch_spans_total{service_name=\"svc\"} 1");
+
+  // JSON cannot be forwarded byte for byte over gRPC: refused, not dropped.
+  auto [json_status, json_body] = Post((*tap)->http_port(), "/v1/traces", "application/json", "{}");
+  EXPECT_EQ(json_status, 415) << json_body;
+
+  (*upstream)->Shutdown(absl::Seconds(1));
+  auto [down_status, down_body] =
+      Post((*tap)->http_port(), "/v1/traces", "application/x-protobuf", OneSpanRequest(2));
+  EXPECT_EQ(down_status, 503) << down_body;
+  EXPECT_EQ(Metric((*tap)->admin_port(), "propwatch_spans_total{service_name=\"svc\"}"),
+            "propwatch_spans_total{service_name=\"svc\"} 2");  // still ingested
+  EXPECT_EQ(Metric((*tap)->admin_port(),
+                   "propwatch_receiver_requests_total{transport=\"http\",result=\"upstream_unavailable\"}"),
+            "propwatch_receiver_requests_total{transport=\"http\",result=\"upstream_unavailable\"} 1");
+  (*tap)->Shutdown(absl::Seconds(1));
+}
+
+}  // namespace
+}  // namespace propwatch::tap
