@@ -1,6 +1,7 @@
 #include "propwatch/engine.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <thread>
@@ -23,13 +24,35 @@ uint32_t DefaultShards() {
 
 bool IsOutbound(SpanKind kind) { return kind == SpanKind::kClient || kind == SpanKind::kProducer; }
 
-// A per-batch cache of the last name looked up: spans of one resource (one
-// service) arrive together, so most spans skip the registry entirely.
-struct LastName {
-  std::string_view name;
-  uint16_t id = 0;
-  bool flag = false;
-  bool valid = false;
+// A per-batch cache of recently looked-up names, so most spans skip the
+// registry's lock: spans of one resource (one service) arrive together, and a
+// service's outbound spans alternate between a few destinations. The views
+// point into the batch, which outlives the cache.
+class RecentNames {
+ public:
+  struct Entry {
+    std::string_view name;
+    uint16_t id = 0;
+    bool flag = false;
+  };
+  const Entry* Find(std::string_view name) const {
+    for (size_t i = 0; i < size_; ++i) {
+      if (entries_[i].name == name) return &entries_[i];
+    }
+    return nullptr;
+  }
+  const Entry& Add(Entry entry) {
+    Entry& slot = entries_[next_];
+    slot = entry;
+    next_ = (next_ + 1) % kSize;
+    if (size_ < kSize) ++size_;
+    return slot;
+  }
+
+ private:
+  static constexpr size_t kSize = 8;
+  std::array<Entry, kSize> entries_;
+  size_t size_ = 0, next_ = 0;
 };
 
 }  // namespace
@@ -83,33 +106,28 @@ class EngineImpl {
     order.resize(spans.size());
     shard_start.assign(shards_.size() + 1, 0);
 
-    LastName last_service, last_destination;
+    RecentNames recent_services, recent_destinations;
     uint64_t overflow_services = 0, overflow_destinations = 0;
     for (size_t i = 0; i < spans.size(); ++i) {
       const SpanRecord& span = spans[i];
       Prepared& p = prepared[i];
       std::string_view service = span.service_name.empty() ? kUnknownService : span.service_name;
-      if (!last_service.valid || last_service.name != service) {
+      const RecentNames::Entry* svc = recent_services.Find(service);
+      if (svc == nullptr) {
         bool overflowed = false;
-        last_service.id = services_.Intern(service, &overflowed);
-        last_service.flag = services_.Flag(last_service.id);
-        last_service.name = service;
-        last_service.valid = true;
-        last_service.flag = last_service.flag && !overflowed;
+        const uint16_t id = services_.Intern(service, &overflowed);
+        svc = &recent_services.Add({service, id, !overflowed && services_.Flag(id)});
       }
-      if (last_service.id == NameRegistry::kOverflowId) ++overflow_services;
-      p.meta.service = last_service.id;
-      p.meta.entry_point = last_service.flag;
+      if (svc->id == NameRegistry::kOverflowId) ++overflow_services;
+      p.meta.service = svc->id;
+      p.meta.entry_point = svc->flag;
       p.meta.destination = 0;
       if (IsOutbound(span.kind)) {
         std::string_view dest = span.destination.empty() ? "unknown" : span.destination;
-        if (!last_destination.valid || last_destination.name != dest) {
-          last_destination.id = destinations_.Intern(dest);
-          last_destination.name = dest;
-          last_destination.valid = true;
-        }
-        if (last_destination.id == NameRegistry::kOverflowId) ++overflow_destinations;
-        p.meta.destination = last_destination.id;
+        const RecentNames::Entry* d = recent_destinations.Find(dest);
+        if (d == nullptr) d = &recent_destinations.Add({dest, destinations_.Intern(dest), false});
+        if (d->id == NameRegistry::kOverflowId) ++overflow_destinations;
+        p.meta.destination = d->id;
       }
       p.invalid = -1;
       if (span.trace_id.IsZero()) {

@@ -11,22 +11,7 @@ NameRegistry::NameRegistry(uint32_t cap, std::function<bool(std::string_view)> f
   flags_.push_back(false);
 }
 
-uint16_t NameRegistry::Intern(std::string_view name, bool* overflowed) {
-  {
-    ReaderMutexLock lock(&mu_);
-    auto it = ids_.find(absl::string_view(name.data(), name.size()));
-    if (it != ids_.end()) {
-      if (overflowed) *overflowed = false;
-      return it->second;
-    }
-    if (ids_.size() >= cap_) {
-      if (overflowed) *overflowed = true;
-      return kOverflowId;
-    }
-  }
-  // Evaluate the flag outside the lock: globs can be slow-ish.
-  bool flag = flagger_ ? flagger_(name) : false;
-  MutexLock lock(&mu_);
+std::optional<uint16_t> NameRegistry::FindLocked(std::string_view name, bool* overflowed) const {
   auto it = ids_.find(absl::string_view(name.data(), name.size()));
   if (it != ids_.end()) {
     if (overflowed) *overflowed = false;
@@ -36,6 +21,18 @@ uint16_t NameRegistry::Intern(std::string_view name, bool* overflowed) {
     if (overflowed) *overflowed = true;
     return kOverflowId;
   }
+  return std::nullopt;
+}
+
+uint16_t NameRegistry::Intern(std::string_view name, bool* overflowed) {
+  {
+    ReaderMutexLock lock(&mu_);
+    if (auto id = FindLocked(name, overflowed)) return *id;
+  }
+  // Evaluate the flag outside the lock: globs can be slow-ish.
+  bool flag = flagger_ ? flagger_(name) : false;
+  MutexLock lock(&mu_);
+  if (auto id = FindLocked(name, overflowed)) return *id;  // another thread won
   const auto id = static_cast<uint16_t>(names_.size());
   ids_.emplace(std::string(name), id);
   names_.emplace_back(name);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,11 @@ class NameRegistry {
   void Copy(std::vector<std::string>* names, std::vector<bool>* flags) const;
 
  private:
+  // The id of a known name, or kOverflowId when the registry is full;
+  // nullopt when `name` is new and there is room.
+  std::optional<uint16_t> FindLocked(std::string_view name, bool* overflowed) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
   const uint32_t cap_;
   const std::function<bool(std::string_view)> flagger_;
 
