@@ -16,6 +16,9 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
+echo "== load generator smoke run (its checks: engine totals == spans sent)"
+build/bench/otlp_load --seconds=1 --repetitions=1 >/dev/null
+
 echo "== alert rules, dashboard lint, real-Prometheus check"
 alerts/run_checks.sh build/exporter/tap/propwatch
 
