@@ -7,6 +7,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "exporter/metrics/metric_defs.h"
+#include "exporter/tap/check.h"
 #include "exporter/tap/http_get.h"
 #include "exporter/tap/tap.h"
 #include "exporter/tap/tap_config.h"
@@ -106,6 +107,15 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "--print-metrics-doc") {
     std::cout << propwatch::metrics::RenderMetricsMarkdown();
     return 0;
+  }
+  if (!args.empty() && args[0] == "check") {
+    const std::vector<std::string_view> rest(args.begin() + 1, args.end());
+    auto options = propwatch::tap::ParseCheckArgs(rest);
+    if (!options.ok()) {
+      std::cerr << options.status().message() << "\n";
+      return 2;
+    }
+    return propwatch::tap::RunCheck(*options, std::cout);
   }
   if (!args.empty() && args[0] == "trace") {
     return Trace(std::vector<std::string_view>(args.begin() + 1, args.end()));

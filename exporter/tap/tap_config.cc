@@ -343,6 +343,10 @@ std::string TapUsage() {
          "  propwatch [--key=value ...]          run the tap (defaults need no flags)\n"
          "  propwatch trace TRACE_ID [--admin-address=HOST:PORT] [--json]\n"
          "                                       print a recent trace as a tree\n"
+         "  propwatch check --trace-id=ID [--expect-spans=N] [--max-orphan-ratio=0.01]\n"
+         "                  [--admin-address=HOST:PORT]\n"
+         "                                       CI gate: one connected trace, internal\n"
+         "                                       orphan ratios under the threshold\n"
          "  propwatch --print-metrics-doc        the metric reference table\n"
          "  propwatch --help\n\n"
          "Settings (flags, or `key = value` lines in --config FILE):\n";

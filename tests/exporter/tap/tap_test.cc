@@ -2,10 +2,13 @@
 // metrics exposition after a real OTLP/HTTP request.
 #include "exporter/tap/tap.h"
 
+#include <sstream>
+
 #include "boost/asio/connect.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "exporter/tap/check.h"
 #include "exporter/tap/http_get.h"
 #include "gtest/gtest.h"
 
@@ -196,6 +199,70 @@ TEST(TapInlineTest, ForwardsProtobufUpstreamAndAnswersRetryableWhenUpstreamFails
                    "propwatch_receiver_requests_total{transport=\"http\",result=\"upstream_unavailable\"}"),
             "propwatch_receiver_requests_total{transport=\"http\",result=\"upstream_unavailable\"} 1");
   (*tap)->Shutdown(absl::Seconds(1));
+}
+
+}  // namespace
+}  // namespace propwatch::tap
+
+namespace propwatch::tap {
+namespace {
+
+TEST_F(TapTest, CheckGatePassesAConnectedTraceAndFailsOrphansAndGaps) {
+  // kRequest: gateway -> worker connected in trace 0af7..., plus a worker
+  // orphan (1 of 2 worker spans) in another trace.
+  ASSERT_EQ(Post(tap_->http_port(), "/v1/traces", "application/json", kRequest).first, 200);
+
+  CheckOptions connected;
+  connected.admin_address = admin_;
+  connected.trace_id = "0af7651916cd43dd8448eb211c80319c";
+  connected.expect_spans = 2;
+  connected.max_orphan_ratio = -1;  // shape only
+  std::ostringstream out;
+  EXPECT_EQ(RunCheck(connected, out), 0) << out.str();
+  EXPECT_NE(out.str().find("PASS one connected tree: 1 root(s)"), std::string::npos);
+
+  // Same trace, but the worker's orphan ratio (0.5) is over 1%.
+  CheckOptions with_ratio = connected;
+  with_ratio.max_orphan_ratio = 0.01;
+  out.str("");
+  EXPECT_EQ(RunCheck(with_ratio, out), 1) << out.str();
+  EXPECT_NE(out.str().find("FAIL orphan ratio of internal service worker: 0.500000"),
+            std::string::npos)
+      << out.str();
+  EXPECT_EQ(out.str().find("service gateway"), std::string::npos);  // entry point: not judged
+
+  CheckOptions wrong_count = connected;
+  wrong_count.expect_spans = 4;
+  out.str("");
+  EXPECT_EQ(RunCheck(wrong_count, out), 1);
+  EXPECT_NE(out.str().find("FAIL span count 2 (expected 4)"), std::string::npos) << out.str();
+
+  CheckOptions missing = connected;
+  missing.trace_id = "4bf92f3577b34da6a3ce929d0e0e4799";
+  out.str("");
+  EXPECT_EQ(RunCheck(missing, out), 1);
+  EXPECT_NE(out.str().find("FAIL trace 4bf92f3577b34da6a3ce929d0e0e4799 found (HTTP 404"),
+            std::string::npos)
+      << out.str();
+
+  CheckOptions unreachable = connected;
+  unreachable.admin_address = "127.0.0.1:1";
+  out.str("");
+  EXPECT_EQ(RunCheck(unreachable, out), 2);
+}
+
+TEST(CheckArgsTest, ParsesAndRejects) {
+  std::vector<std::string_view> args = {"--trace-id=abc", "--expect-spans", "5",
+                                        "--max-orphan-ratio=0.05"};
+  auto o = ParseCheckArgs(args);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->trace_id, "abc");
+  EXPECT_EQ(*o->expect_spans, 5u);
+  EXPECT_DOUBLE_EQ(o->max_orphan_ratio, 0.05);
+  std::vector<std::string_view> none = {};
+  EXPECT_FALSE(ParseCheckArgs(none).ok());
+  std::vector<std::string_view> bad = {"--trace-id=a", "--expect-spans=x"};
+  EXPECT_FALSE(ParseCheckArgs(bad).ok());
 }
 
 }  // namespace
