@@ -122,27 +122,33 @@ bool Shard::WasEvicted(const TraceId& id) const {
 uint32_t Shard::AllocateChunk() {
   if (free_chunk_ != kNil) {
     uint32_t index = free_chunk_;
-    free_chunk_ = next_chunk_[index];
-    next_chunk_[index] = kNil;
+    free_chunk_ = Next(index);
+    Next(index) = kNil;
     return index;
   }
-  chunks_.emplace_back();
-  next_chunk_.push_back(kNil);
-  return static_cast<uint32_t>(chunks_.size() - 1);
+  // Grow by whole blocks: no reallocation (so no copy and no doubling slack),
+  // and cells keep their addresses.
+  if (chunk_count_ % kChunksPerBlock == 0) {
+    chunk_blocks_.push_back(std::make_unique<Chunk[]>(kChunksPerBlock));
+    next_blocks_.push_back(std::make_unique<uint32_t[]>(kChunksPerBlock));
+  }
+  const uint32_t index = chunk_count_++;
+  Next(index) = kNil;
+  return index;
 }
 
 void Shard::FreeChain(uint32_t head) {
   while (head != kNil) {
-    uint32_t next = next_chunk_[head];
-    next_chunk_[head] = free_chunk_;
+    uint32_t next = Next(head);
+    Next(head) = free_chunk_;
     free_chunk_ = head;
     head = next;
   }
 }
 
 Shard::Cell* Shard::CellAt(uint32_t head, uint32_t position) {
-  for (uint32_t hops = position / kCellsPerChunk; hops > 0; --hops) head = next_chunk_[head];
-  return &chunks_[head].cells[position % kCellsPerChunk];
+  for (uint32_t hops = position / kCellsPerChunk; hops > 0; --hops) head = Next(head);
+  return &ChunkAt(head).cells[position % kCellsPerChunk];
 }
 
 Shard::Cell* Shard::AppendCell(uint32_t* head, uint16_t* count) {
@@ -153,11 +159,11 @@ Shard::Cell* Shard::AppendCell(uint32_t* head, uint16_t* count) {
       *head = fresh;
     } else {
       uint32_t tail = *head;
-      while (next_chunk_[tail] != kNil) tail = next_chunk_[tail];
-      next_chunk_[tail] = fresh;
+      while (Next(tail) != kNil) tail = Next(tail);
+      Next(tail) = fresh;
     }
     ++*count;
-    return &chunks_[fresh].cells[0];
+    return &ChunkAt(fresh).cells[0];
   }
   ++*count;
   return CellAt(*head, position);
@@ -195,9 +201,13 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
   if (index != kNil) {
     TraceEntry& entry = Entry(index);
     uint32_t chunk = entry.span_head;
+    const Chunk* cells = entry.span_count > 0 ? &ChunkAt(chunk) : nullptr;
     for (uint32_t i = 0; i < entry.span_count; ++i) {
-      if (i > 0 && i % kCellsPerChunk == 0) chunk = next_chunk_[chunk];
-      const Cell& cell = chunks_[chunk].cells[i % kCellsPerChunk];
+      if (i > 0 && i % kCellsPerChunk == 0) {
+        chunk = Next(chunk);
+        cells = &ChunkAt(chunk);
+      }
+      const Cell& cell = cells->cells[i % kCellsPerChunk];
       if (cell.id == span_id) {
         ++CountersFor(meta.service).duplicate_spans;
         return;  // a retry or a double export: counted once, as a duplicate
@@ -269,7 +279,7 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
 
   if (!is_root) {
     if (parent_chunk != kNil) {
-      chunks_[parent_chunk].cells[parent_slot].flags |= kHasChild;
+      ChunkAt(parent_chunk).cells[parent_slot].flags |= kHasChild;
     } else {
       Cell* pending = AppendCell(&entry.pending_head, &entry.pending_count);
       pending->id = parent_id;
@@ -296,9 +306,9 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
           } else {
             uint32_t tail = entry.pending_head;
             for (uint32_t hops = entry.pending_count / kCellsPerChunk - 1; hops > 0; --hops)
-              tail = next_chunk_[tail];
-            FreeChain(next_chunk_[tail]);
-            next_chunk_[tail] = kNil;
+              tail = Next(tail);
+            FreeChain(Next(tail));
+            Next(tail) = kNil;
           }
         }
         resolved_any = true;
@@ -320,9 +330,13 @@ void Shard::Finalize(TraceEntry& entry, int64_t now_ns) {
     }
   }
   uint32_t chunk = entry.span_head;
+  Chunk* cells = entry.span_count > 0 ? &ChunkAt(chunk) : nullptr;
   for (uint32_t i = 0; i < entry.span_count; ++i) {
-    if (i > 0 && i % kCellsPerChunk == 0) chunk = next_chunk_[chunk];
-    Cell& cell = chunks_[chunk].cells[i % kCellsPerChunk];
+    if (i > 0 && i % kCellsPerChunk == 0) {
+      chunk = Next(chunk);
+      cells = &ChunkAt(chunk);
+    }
+    Cell& cell = cells->cells[i % kCellsPerChunk];
     if (cell.flags & kEvaluated) continue;
     cell.flags |= kEvaluated;
     if (judge && IsOutbound(static_cast<SpanKind>(cell.kind)) && !(cell.flags & kHasChild)) {
@@ -364,8 +378,7 @@ void Shard::MergeInto(std::vector<ServiceCounters>* services,
   gauges->live_traces += live_.size();
   gauges->finalized_traces_retained += finalized_.size();
   gauges->tracked_bytes += entry_blocks_.size() * kEntriesPerBlock * sizeof(TraceEntry) +
-                           chunks_.capacity() * sizeof(Chunk) +
-                           next_chunk_.capacity() * sizeof(uint32_t) +
+                           chunk_blocks_.size() * kChunksPerBlock * (sizeof(Chunk) + sizeof(uint32_t)) +
                            table_.capacity() * (sizeof(uint32_t) + 1) +
                            evicted_ring_.size() * sizeof(uint64_t) +
                            evicted_.capacity() * (sizeof(uint64_t) + 1);

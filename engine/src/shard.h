@@ -146,8 +146,8 @@ class Shard {
 
   uint32_t AllocateChunk();
   void FreeChain(uint32_t head);
-  Cell* CellAt(uint32_t head, uint32_t position);
-  Cell* AppendCell(uint32_t* head, uint16_t* count);
+  [[gnu::always_inline]] inline Cell* CellAt(uint32_t head, uint32_t position);
+  [[gnu::always_inline]] inline Cell* AppendCell(uint32_t* head, uint16_t* count);
 
   void Finalize(TraceEntry& entry, int64_t now_ns);
   void RememberEvicted(const TraceId& id);
@@ -161,10 +161,14 @@ class Shard {
   std::vector<uint32_t> free_entries_;
   uint32_t entries_in_use_ = 0;
 
-  // Cell chunk pool; next_chunk_[i] links chunk i in a trace's chain or in
-  // the free list.
-  std::vector<Chunk> chunks_;
-  std::vector<uint32_t> next_chunk_;
+  // Cell chunk pool in fixed blocks; Next(i) links chunk i in a trace's
+  // chain or in the free list.
+  static constexpr uint32_t kChunksPerBlock = 4096;
+  Chunk& ChunkAt(uint32_t i) { return chunk_blocks_[i / kChunksPerBlock][i % kChunksPerBlock]; }
+  uint32_t& Next(uint32_t i) { return next_blocks_[i / kChunksPerBlock][i % kChunksPerBlock]; }
+  std::vector<std::unique_ptr<Chunk[]>> chunk_blocks_;
+  std::vector<std::unique_ptr<uint32_t[]>> next_blocks_;
+  uint32_t chunk_count_ = 0;
   uint32_t free_chunk_ = kNil;
 
   absl::flat_hash_set<uint32_t, EntryHash, EntryEq> table_;
