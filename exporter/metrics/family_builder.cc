@@ -1,5 +1,7 @@
 #include "exporter/metrics/family_builder.h"
 
+#include "exporter/text/text.h"
+
 #include <limits>
 #include <string>
 
@@ -30,32 +32,7 @@ std::vector<std::string_view> SplitLabels(std::string_view labels) {
 
 std::string SanitizeLabelValue(std::string_view value) {
   // Service names come from the wire unvalidated; Prometheus requires UTF-8.
-  std::string out;
-  out.reserve(value.size());
-  size_t i = 0;
-  while (i < value.size()) {
-    const auto c = static_cast<unsigned char>(value[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool ok = len > 0 && i + len <= value.size();
-    for (size_t k = 1; ok && k < len; ++k) {
-      ok = (static_cast<unsigned char>(value[i + k]) & 0xc0) == 0x80;
-    }
-    if (ok && len > 1) {
-      // Reject overlong forms, surrogates and values past U+10FFFF.
-      uint32_t cp = c & (0xff >> (len + 1));
-      for (size_t k = 1; k < len; ++k) cp = cp << 6 | (value[i + k] & 0x3f);
-      static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-      ok = cp >= kMin[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
-    }
-    if (ok) {
-      out.append(value.substr(i, len));
-      i += len;
-    } else {
-      out.append("\xef\xbf\xbd");  // U+FFFD
-      ++i;
-    }
-  }
-  return out;
+  return text::ToValidUtf8(value);
 }
 
 FamilyBuilder::FamilyBuilder() {

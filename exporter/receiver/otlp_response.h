@@ -21,6 +21,8 @@
 
 #include "absl/time/time.h"
 
+#include "exporter/text/text.h"
+
 namespace propwatch::receiver {
 
 // gRPC status codes used in google.rpc.Status.code (grpc/status.h numbering).
@@ -50,6 +52,6 @@ std::string EncodeStatusJson(int32_t code, std::string_view message,
                              std::optional<absl::Duration> retry_delay = std::nullopt);
 
 // `text` with every invalid UTF-8 sequence replaced by U+FFFD.
-std::string ToValidUtf8(std::string_view text);
+using text::ToValidUtf8;
 
 }  // namespace propwatch::receiver

@@ -96,6 +96,16 @@ TEST(TraceStoreTest, BoundsAreEnforcedAndCounted) {
   EXPECT_EQ(stats.dropped_span_cap, 1u);
 }
 
+TEST(TraceStoreTest, JsonIsValidUtf8WhateverTheWireSent) {
+  TraceStore store({});
+  store.OnSpans(std::vector<SpanRecord>{
+      Span(4, 1, 0, "svc\xff", "GET \"/a\"\n", SpanKind::kServer, 0, 1)});
+  const std::string json = RenderTraceJson(*store.Get(T(4)));
+  EXPECT_NE(json.find("\"service\":\"svc\xef\xbf\xbd\",\"name\":\"GET \\\"/a\\\"\\n\""),
+            std::string::npos)
+      << json;
+}
+
 TEST(TraceStoreTest, ZeroCapacityDisablesTheStore) {
   TraceStore store({.max_traces = 0});
   store.OnSpans(std::vector<SpanRecord>{Span(1, 1, 0, "s", "x", SpanKind::kServer, 0, 1)});
