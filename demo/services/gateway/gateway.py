@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""The demo's gateway: the entry point of every request (demo/README.md).
+
+`GET /checkout?order=<id>` opens a SERVER span `GET /checkout` (context
+extracted from the incoming headers; the driver sends none, so it is a trace
+root), then asks the worker to take the order with `POST /orders`.
+
+The `http` boundary (gateway -> worker) is where this service can be broken.
+The official `requests` instrumentation is switched on in every mode, the
+realistic situation where instrumentation is installed and yet bypassed:
+
+* broken (default): the call goes through `LegacyHttpClient`, the team's old
+  home-grown wrapper over `http.client`. `requests` never sees the call, so
+  there is no CLIENT span and no `traceparent` header: the worker starts a new
+  trace.
+* fixed (`DEMO_FIXES` contains `http`, or is `all`): the call goes through a
+  `requests.Session`; the instrumentation makes a CLIENT span `POST` and
+  injects `traceparent`.
+
+Environment: DEMO_GATEWAY_PORT (18080), DEMO_WORKER_PORT (18081), DEMO_FIXES,
+OTEL_EXPORTER_OTLP_ENDPOINT (http://127.0.0.1:14317, OTLP/gRPC, insecure).
+SIGTERM / SIGINT: stop serving, flush the spans, exit 0.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Optional, Protocol
+
+import requests
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+SERVICE_NAME = "gateway"
+HOST = "127.0.0.1"
+WORKER_TIMEOUT_S = 5.0
+
+
+def parse_fixes(value: Optional[str]) -> set[str]:
+    """`DEMO_FIXES` ("http,async,kafka", "all" or empty) -> set of fixed boundaries."""
+    parts = {p.strip().lower() for p in (value or "").split(",") if p.strip()}
+    if "all" in parts:
+        return {"http", "async", "kafka"}
+    return parts
+
+
+class WorkerClient(Protocol):
+    def post_json(self, url: str, payload: dict) -> tuple[int, str]:
+        """POST `payload` as JSON; returns (HTTP status, response body)."""
+
+
+class LegacyHttpClient:
+    """Our team's retrying JSON client from 2017, written before we had tracing.
+
+    A thin wrapper over `http.client.HTTPConnection` that retries when the
+    connection is refused (the upstream restarting). It knows nothing about
+    OpenTelemetry: no span, no `traceparent`, and since it never goes through
+    `requests`, the `requests` instrumentation never sees it either.
+    """
+
+    def __init__(self, retries: int = 2, backoff_s: float = 0.1,
+                 timeout_s: float = WORKER_TIMEOUT_S) -> None:
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.timeout_s = timeout_s
+
+    def post_json(self, url: str, payload: dict) -> tuple[int, str]:
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   "User-Agent": "legacy-http-client/1.3"}
+        attempt = 0
+        while True:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port or 80,
+                                              timeout=self.timeout_s)
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                resp = conn.getresponse()
+                return resp.status, resp.read().decode("utf-8", "replace")
+            except ConnectionRefusedError:
+                # Nothing was sent: safe to retry a POST.
+                if attempt >= self.retries:
+                    raise
+                attempt += 1
+                time.sleep(self.backoff_s * attempt)
+            finally:
+                conn.close()
+
+
+class RequestsClient:
+    """The fix: go through `requests`, which the official instrumentation wraps."""
+
+    def __init__(self, timeout_s: float = WORKER_TIMEOUT_S) -> None:
+        self.session = requests.Session()
+        self.timeout_s = timeout_s
+
+    def post_json(self, url: str, payload: dict) -> tuple[int, str]:
+        resp = self.session.post(url, json=payload, timeout=self.timeout_s)
+        return resp.status_code, resp.text
+
+
+def make_client(fixes: set[str]) -> WorkerClient:
+    return RequestsClient() if "http" in fixes else LegacyHttpClient()
+
+
+def make_server(host: str, port: int, worker_url: str, client: WorkerClient,
+                tracer_provider: Optional[trace.TracerProvider] = None
+                ) -> ThreadingHTTPServer:
+    """The gateway's HTTP server (not started). Port 0 picks a free port."""
+    tracer = trace.get_tracer(SERVICE_NAME, tracer_provider=tracer_provider)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "demo-gateway/1"
+
+        def log_message(self, fmt: str, *args) -> None:  # noqa: N802 (stdlib name)
+            sys.stderr.write("gateway: %s %s\n" % (self.address_string(), fmt % args))
+
+        def _send_json(self, status: int, obj: dict) -> None:
+            data = (json.dumps(obj) + "\n").encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+            url = urllib.parse.urlsplit(self.path)
+            if url.path == "/healthz":
+                self._send_json(200, {"status": "ok"})  # untraced
+            elif url.path == "/checkout":
+                self._checkout(url)
+            else:
+                self._send_json(404, {"error": "not found"})
+
+        def _checkout(self, url: urllib.parse.SplitResult) -> None:
+            order = urllib.parse.parse_qs(url.query).get("order", [""])[0]
+            if not order:
+                self._send_json(400, {"error": "missing ?order=<id>"})
+                return
+            # The driver sends no trace headers, so this is a root span: the
+            # gateway is the entry point of the request.
+            parent = extract(self.headers)
+            with tracer.start_as_current_span(
+                    "GET /checkout", context=parent, kind=SpanKind.SERVER,
+                    attributes={
+                        "http.request.method": "GET",
+                        "http.route": "/checkout",
+                        "url.path": url.path,
+                        "url.scheme": "http",
+                        "server.address": HOST,
+                        "server.port": self.server.server_address[1],
+                        "order.id": order,
+                    }) as span:
+                trace_id = format(span.get_span_context().trace_id, "032x")
+                try:
+                    status, body = client.post_json(worker_url, {"order": order})
+                    error = None if status == 202 else \
+                        f"worker answered {status}: {body.strip()[:200]}"
+                except (OSError, http.client.HTTPException,
+                        requests.RequestException) as exc:
+                    error = f"worker unreachable: {exc}"
+                if error is None:
+                    code, reply = 200, {"order": order, "trace_id": trace_id}
+                else:
+                    code = 502
+                    reply = {"order": order, "trace_id": trace_id, "error": error}
+                    span.set_status(Status(StatusCode.ERROR, error))
+                span.set_attribute("http.response.status_code", code)
+                self._send_json(code, reply)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def setup_tracing():
+    """Global TracerProvider exporting OTLP/gRPC with a short batch delay."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "http://127.0.0.1:14317"
+    provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
+    provider.add_span_processor(BatchSpanProcessor(
+        OTLPSpanExporter(endpoint=endpoint, insecure=True), schedule_delay_millis=200))
+    trace.set_tracer_provider(provider)
+    return provider, endpoint
+
+
+def main() -> int:
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    fixes = parse_fixes(os.environ.get("DEMO_FIXES"))
+    port = int(os.environ.get("DEMO_GATEWAY_PORT") or 18080)
+    worker_port = int(os.environ.get("DEMO_WORKER_PORT") or 18081)
+    worker_url = f"http://{HOST}:{worker_port}/orders"
+
+    provider, endpoint = setup_tracing()
+    # On in every mode: installed, and bypassed when the call does not go
+    # through `requests` (the broken mode).
+    RequestsInstrumentor().instrument()
+
+    server = make_server(HOST, port, worker_url, make_client(fixes))
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        print(f"gateway: {signal.Signals(signum).name}, shutting down", file=sys.stderr,
+              flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    serving = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    serving.start()
+    print(f"gateway: listening on {HOST}:{server.server_address[1]}, "
+          f"fixes: http={'true' if 'http' in fixes else 'false'}", flush=True)
+    print(f"gateway: worker {worker_url}, OTLP/gRPC to {endpoint}", file=sys.stderr, flush=True)
+
+    while not stop.wait(1.0):
+        pass
+    server.shutdown()
+    server.server_close()
+    provider.shutdown()  # flushes the batch processor
+    print("gateway: spans flushed, bye", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

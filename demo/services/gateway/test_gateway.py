@@ -1,0 +1,153 @@
+"""The gateway's `http` boundary, broken and fixed, against a fake worker.
+
+Runs the real gateway server (port 0) with the real `requests` instrumentation
+switched on in both modes, spans going to an in-memory exporter. The test's
+own calls use urllib (http.client), which the instrumentation does not see.
+
+    <venv>/bin/python -m pytest demo/services/gateway/test_gateway.py
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+import gateway
+
+
+@pytest.fixture(scope="module")
+def tracing():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    RequestsInstrumentor().instrument(tracer_provider=provider)
+    yield provider, exporter
+    RequestsInstrumentor().uninstrument()
+    provider.shutdown()
+
+
+class FakeWorker:
+    """`POST /orders` -> 202, remembering each request's headers and body."""
+
+    def __init__(self, status: int = 202):
+        self.received: list[tuple[dict, dict]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.received.append(
+                    ({k.lower(): v for k, v in self.headers.items()}, json.loads(body)))
+                data = b'{"queued": true}'
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/orders"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def run_checkout(tracing, fixes: str, worker_status: int = 202):
+    provider, exporter = tracing
+    exporter.clear()
+    worker = FakeWorker(worker_status)
+    server = gateway.make_server("127.0.0.1", 0, worker.url,
+                                 gateway.make_client(gateway.parse_fixes(fixes)),
+                                 tracer_provider=provider)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        try:
+            with urllib.request.urlopen(f"{base}/checkout?order=o-42", timeout=10) as resp:
+                status, reply = resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            status, reply = err.code, json.loads(err.read())
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as resp:
+            assert resp.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        worker.close()
+    return status, reply, worker.received, exporter.get_finished_spans()
+
+
+def only(spans, kind):
+    found = [s for s in spans if s.kind == kind]
+    assert len(found) == 1, [(s.name, s.kind) for s in spans]
+    return found[0]
+
+
+def test_parse_fixes():
+    assert gateway.parse_fixes(None) == set()
+    assert gateway.parse_fixes("") == set()
+    assert gateway.parse_fixes("async, HTTP") == {"async", "http"}
+    assert gateway.parse_fixes("all") == {"http", "async", "kafka"}
+    assert isinstance(gateway.make_client(set()), gateway.LegacyHttpClient)
+    assert isinstance(gateway.make_client({"http"}), gateway.RequestsClient)
+
+
+def test_fixed_http_client_span_and_traceparent(tracing):
+    status, reply, received, spans = run_checkout(tracing, "http,kafka")
+    assert status == 200
+    server = only(spans, SpanKind.SERVER)
+    assert server.name == "GET /checkout"
+    assert server.parent is None  # entry point
+    assert server.attributes["order.id"] == "o-42"
+    assert reply == {"order": "o-42", "trace_id": format(server.context.trace_id, "032x")}
+
+    client = only(spans, SpanKind.CLIENT)
+    assert client.name == "POST"
+    assert client.parent is not None
+    assert client.parent.span_id == server.context.span_id
+    assert client.context.trace_id == server.context.trace_id
+
+    assert len(received) == 1
+    headers, body = received[0]
+    assert body == {"order": "o-42"}
+    version, trace_id, span_id, _flags = headers["traceparent"].split("-")
+    assert version == "00"
+    assert int(trace_id, 16) == server.context.trace_id
+    assert int(span_id, 16) == client.context.span_id  # names the CLIENT span
+    assert len(spans) == 2  # /healthz is untraced
+
+
+@pytest.mark.parametrize("fixes", ["", "async,kafka"])
+def test_broken_http_no_client_span_no_traceparent(tracing, fixes):
+    status, reply, received, spans = run_checkout(tracing, fixes)
+    assert status == 200
+    server = only(spans, SpanKind.SERVER)
+    assert reply["trace_id"] == format(server.context.trace_id, "032x")
+    assert not [s for s in spans if s.kind == SpanKind.CLIENT]
+    assert len(spans) == 1
+    assert len(received) == 1
+    headers, body = received[0]
+    assert body == {"order": "o-42"}
+    assert "traceparent" not in headers
+    assert "tracestate" not in headers
+
+
+@pytest.mark.parametrize("fixes", ["", "all"])
+def test_worker_error_is_502(tracing, fixes):
+    status, reply, _received, spans = run_checkout(tracing, fixes, worker_status=500)
+    assert status == 502
+    assert reply["order"] == "o-42" and "500" in reply["error"]
+    server = only(spans, SpanKind.SERVER)
+    assert server.status.status_code.name == "ERROR"
