@@ -4,6 +4,7 @@
 # concurrency tests again under ThreadSanitizer.
 #   PROPWATCH_SKIP_TSAN=1  skip the ThreadSanitizer stage
 #   PROPWATCH_SKIP_FUZZ=1  skip the bounded fuzzing stage (scripts/fuzz.sh)
+#   PROPWATCH_SKIP_DEMO=1  skip the demo end-to-end stage (tests/demo/run.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,11 @@ build/bench/otlp_load --seconds=1 --repetitions=1 >/dev/null
 
 echo "== alert rules, dashboard lint, real-Prometheus check"
 alerts/run_checks.sh build/exporter/tap/propwatch
+
+if [ "${PROPWATCH_SKIP_DEMO:-0}" != 1 ]; then
+  echo "== demo end to end: Kafka, collector, Python/Go/Node services, the CI gate"
+  tests/demo/run.sh
+fi
 
 if [ "${PROPWATCH_SKIP_TSAN:-0}" != 1 ]; then
   echo "== engine under ThreadSanitizer"

@@ -1,0 +1,571 @@
+#!/usr/bin/env python3
+"""The demo driver behind scripts/demo.sh.
+
+Starts Kafka, propwatch, the two collector tiers and the three services as
+plain processes on 127.0.0.1, then runs each phase (baseline = all broken,
+each fix alone, all fixed): restarts the services with the phase's fixes,
+drives N user requests through the gateway, waits until every span reached
+propwatch and every trace was finalized, and reads propwatch's /metrics.
+The per-phase numbers are counter increases over the phase, so nothing is
+estimated. Writes the orphan-rate table, one fixed request's span dump (from
+propwatch's trace API) and the `propwatch check` gate verdicts to --out.
+
+Exit code 0 when every phase completed (whatever the numbers say); 1 when
+something did not start, a span never arrived, or a result could not be
+read. Processes are stopped on success and on failure; the work folder with
+every log is deleted on success and kept (path printed) on failure.
+
+Python 3.9+ standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo"
+
+SERVICES = ("gateway", "worker", "consumer")
+
+# (phase name, DEMO_FIXES value, what it shows)
+PHASES = {
+    "baseline": ("", "all three boundaries broken"),
+    "fix-http": ("http", "only the gateway's HTTP client fixed"),
+    "fix-async": ("async", "only the worker's goroutine-pool hand-off fixed"),
+    "fix-kafka": ("kafka", "only Kafka inject/extract fixed"),
+    "all-fixed": ("all", "every boundary fixed"),
+}
+DEFAULT_PHASES = ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed"]
+
+# A fixed request is 6 spans: gateway SERVER + CLIENT, worker SERVER +
+# INTERNAL + PRODUCER, consumer CONSUMER (demo/README.md). The legacy HTTP
+# wrapper of the broken gateway makes no CLIENT span.
+def expected_spans(fixes: set[str]) -> dict[str, int]:
+    return {"gateway": 2 if "http" in fixes else 1, "worker": 3, "consumer": 1}
+
+
+# The parent chain one fixed request must show, root first: (service, kind).
+FIXED_CHAIN = [
+    ("gateway", "server"),
+    ("gateway", "client"),
+    ("worker", "server"),
+    ("worker", "internal"),
+    ("worker", "producer"),
+    ("consumer", "consumer"),
+]
+
+PORT_DEFAULTS = {
+    "DEMO_KAFKA_PORT": 19092,
+    "DEMO_KAFKA_CONTROLLER_PORT": 19093,
+    "DEMO_COLLECTOR_GRPC_PORT": 14317,
+    "DEMO_COLLECTOR_HTTP_PORT": 14318,
+    "DEMO_TAIL_GRPC_PORT": 24317,
+    "DEMO_TAP_GRPC_PORT": 14417,
+    "DEMO_TAP_HTTP_PORT": 14418,
+    "DEMO_TAP_ADMIN_PORT": 19417,
+    "DEMO_GATEWAY_PORT": 18080,
+    "DEMO_WORKER_PORT": 18081,
+    "DEMO_CONSUMER_PORT": 18082,
+}
+
+
+class DemoError(Exception):
+    """A step of the demo failed; the message says which and why."""
+
+
+def log(msg: str) -> None:
+    print(f"demo: {msg}", flush=True)
+
+
+# --- Prometheus text format --------------------------------------------------
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """{(name, sorted label pairs): value} for every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if not m:
+            continue
+        labels = tuple(sorted(_LABEL.findall(m.group(3) or "")))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+def metric_sum(samples, name: str, **want: str) -> float:
+    """Sum of `name` over the samples whose labels include `want`."""
+    total = 0.0
+    for (n, labels), v in samples.items():
+        if n != name:
+            continue
+        d = dict(labels)
+        if all(d.get(k) == val for k, val in want.items()):
+            total += v
+    return total
+
+
+def label_values(samples, name: str, label: str) -> set[str]:
+    return {dict(labels).get(label, "") for (n, labels) in samples if n == name}
+
+
+# --- processes ----------------------------------------------------------------
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+
+@dataclass
+class Demo:
+    args: argparse.Namespace
+    work: Path
+    env: dict
+    procs: dict = field(default_factory=dict)
+    kafka_started: bool = False
+
+    # -- helpers
+    def port(self, key: str) -> int:
+        return int(self.env[key])
+
+    def admin(self) -> str:
+        return f"127.0.0.1:{self.port('DEMO_TAP_ADMIN_PORT')}"
+
+    def start(self, name: str, argv: list[str], extra_env: dict | None = None,
+              cwd: Path | None = None) -> Proc:
+        log_path = self.work / "logs" / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(self.env)
+        env.update(extra_env or {})
+        f = open(log_path, "ab")
+        p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=env,
+                             cwd=str(cwd or ROOT), start_new_session=True)
+        f.close()
+        proc = Proc(name, p, log_path)
+        self.procs[name] = proc
+        return proc
+
+    def stop(self, name: str, timeout: float = 15.0) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None:
+            return
+        p = proc.popen
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log(f"{name} did not stop in {timeout:.0f}s after SIGTERM; killing it")
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+    def check_alive(self, name: str) -> None:
+        proc = self.procs[name]
+        if proc.popen.poll() is not None:
+            raise DemoError(f"{name} exited with code {proc.popen.returncode}:\n"
+                            + tail(proc.log_path))
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.stop(name)
+        if self.kafka_started:
+            subprocess.run([str(DEMO / "kafka" / "stop.sh"), str(self.work / "kafka")],
+                           env=self.env, check=False)
+            self.kafka_started = False
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join("    " + l for l in text[-lines:])
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
+def wait_until(what: str, predicate, timeout: float, demo: Demo | None = None,
+               alive: tuple[str, ...] = ()) -> None:
+    deadline = time.monotonic() + timeout
+    last_error = ""
+    while time.monotonic() < deadline:
+        for name in alive:
+            demo.check_alive(name)
+        try:
+            if predicate():
+                return
+        except (OSError, urllib.error.URLError, ValueError) as e:
+            last_error = f" (last error: {e})"
+        time.sleep(0.2)
+    raise DemoError(f"timed out after {timeout:.0f}s waiting for {what}{last_error}")
+
+
+def healthy(url: str):
+    return lambda: http_get(url, timeout=1.0)[0] == 200
+
+
+# --- the system ------------------------------------------------------------
+
+def start_infrastructure(d: Demo) -> None:
+    a = d.args
+    log("starting Kafka (KRaft, single node)")
+    d.kafka_started = True
+    r = subprocess.run([str(DEMO / "kafka" / "start.sh"), str(d.work / "kafka")], env=d.env)
+    if r.returncode != 0:
+        raise DemoError(f"Kafka did not start (demo/kafka/start.sh exit {r.returncode}); "
+                        f"log: {d.work / 'kafka' / 'kafka.log'}")
+
+    log("starting propwatch")
+    d.start("propwatch", [
+        a.propwatch,
+        f"--otlp-grpc-address=127.0.0.1:{d.port('DEMO_TAP_GRPC_PORT')}",
+        f"--otlp-http-address=127.0.0.1:{d.port('DEMO_TAP_HTTP_PORT')}",
+        f"--admin-address={d.admin()}",
+        "--entry-services=gateway",
+        f"--trace-idle-timeout={a.trace_idle_timeout}s",
+        f"--window={a.window}s",
+        "--window-resolution=1s",
+    ])
+    wait_until("propwatch /healthz", healthy(f"http://{d.admin()}/healthz"), 30, d, ("propwatch",))
+
+    log("starting the collector: tail-sampling tier, then the fan-out tier")
+    for tier in ("tier2", "tier1"):
+        d.start(f"collector-{tier}", [a.otelcol, f"--config={DEMO / 'collector' / (tier + '.yaml')}"])
+    # The collector logs "Everything is ready" once its pipelines run.
+    for tier in ("tier2", "tier1"):
+        name = f"collector-{tier}"
+        wait_until(f"{name} ready",
+                   lambda n=name: "Everything is ready" in d.procs[n].log_path.read_text(errors="replace"),
+                   60, d, (name,))
+
+
+def start_services(d: Demo, fixes_value: str) -> None:
+    a = d.args
+    env = {"DEMO_FIXES": fixes_value}
+    d.start("worker", [a.worker_bin], env)
+    d.start("gateway", [a.gateway_python, str(DEMO / "services" / "gateway" / "gateway.py")], env)
+    d.start("consumer", ["node", str(DEMO / "services" / "consumer" / "consumer.js")],
+            dict(env, NODE_PATH=str(Path(a.consumer_dir) / "node_modules")))
+    for name, key in (("worker", "DEMO_WORKER_PORT"), ("gateway", "DEMO_GATEWAY_PORT"),
+                      ("consumer", "DEMO_CONSUMER_PORT")):
+        wait_until(f"{name} /healthz", healthy(f"http://127.0.0.1:{d.port(key)}/healthz"),
+                   90, d, (name,))
+
+
+def stop_services(d: Demo) -> None:
+    # Gateway first (no new work), consumer last (drains what was produced).
+    for name in ("gateway", "worker", "consumer"):
+        d.stop(name)
+
+
+def read_metrics(d: Demo):
+    status, body = http_get(f"http://{d.admin()}/metrics")
+    if status != 200:
+        raise DemoError(f"propwatch /metrics answered {status}")
+    return parse_metrics(body)
+
+
+def drive(d: Demo, phase: str, n: int) -> list[str]:
+    """Sends n user requests; returns the trace ids the gateway reported."""
+    base = f"http://127.0.0.1:{d.port('DEMO_GATEWAY_PORT')}/checkout?order="
+
+    def one(i: int) -> str:
+        status, body = http_get(f"{base}{phase}-{i}", timeout=10)
+        if status != 200:
+            raise DemoError(f"request {phase}-{i}: gateway answered {status}: {body[:200]}")
+        return json.loads(body)["trace_id"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=d.args.concurrency) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def diff(after, before):
+    return {k: v - before.get(k, 0.0) for k, v in after.items()}
+
+
+def run_phase(d: Demo, phase: str, results: dict) -> None:
+    a = d.args
+    fixes_value, meaning = PHASES[phase]
+    fixes = {"http", "async", "kafka"} if fixes_value == "all" else set(filter(None, fixes_value.split(",")))
+    log(f"phase {phase}: {meaning} (DEMO_FIXES={fixes_value!r})")
+    start_services(d, fixes_value)
+
+    # Let the sliding window forget the previous phase, so the gate (which
+    # reads the window gauges) judges this phase alone.
+    if results.get("_last_phase_end"):
+        wait = results["_last_phase_end"] + a.window + 1.5 - time.monotonic()
+        if wait > 0:
+            log(f"  waiting {wait:.0f}s for the {a.window}s window to forget the previous phase")
+            time.sleep(wait)
+
+    before = read_metrics(d)
+    t0 = time.monotonic()
+    trace_ids = drive(d, phase, a.requests)
+    log(f"  {a.requests} requests answered in {time.monotonic() - t0:.1f}s")
+
+    want = {s: c * a.requests for s, c in expected_spans(fixes).items()}
+
+    def arrived():
+        now = diff(read_metrics(d), before)
+        got = {s: metric_sum(now, "propwatch_spans_total", service_name=s) for s in want}
+        arrived.last = got
+        return all(got[s] >= want[s] for s in want)
+    arrived.last = {}
+    try:
+        wait_until("every span at propwatch", arrived, a.delivery_timeout, d, SERVICES)
+    except DemoError as e:
+        raise DemoError(f"{e}: expected {want}, got {arrived.last}") from None
+
+    # Finalization: every trace idle for trace_idle_timeout and judged.
+    wait_until("trace finalization",
+               lambda: metric_sum(read_metrics(d), "propwatch_traces_tracked", state="live") == 0,
+               a.trace_idle_timeout + 30, d, ("propwatch",))
+    after = read_metrics(d)
+    delta = diff(after, before)
+    results["_last_phase_end"] = time.monotonic()
+
+    per_service = {}
+    for s in SERVICES:
+        spans = metric_sum(delta, "propwatch_spans_total", service_name=s)
+        kinds = {}
+        for kind in sorted(label_values(after, "propwatch_orphan_spans_total", "span_kind")):
+            c = metric_sum(delta, "propwatch_orphan_spans_total", service_name=s, span_kind=kind)
+            if c:
+                kinds[kind] = int(c)
+        orphans = sum(kinds.values())
+        per_service[s] = {
+            "spans": int(spans),
+            "root_spans": int(metric_sum(delta, "propwatch_root_spans_total", service_name=s)),
+            "orphan_spans": orphans,
+            "orphan_spans_by_kind": kinds,
+            "orphan_rate": orphans / spans if spans else 0.0,
+            "broken_parent_spans": int(metric_sum(delta, "propwatch_broken_parent_spans_total", service_name=s)),
+            "unpaired_outbound_spans": int(metric_sum(delta, "propwatch_unpaired_outbound_spans_total", service_name=s)),
+            "late_spans": int(metric_sum(delta, "propwatch_late_spans_total", service_name=s)),
+            "duplicate_spans": int(metric_sum(delta, "propwatch_duplicate_spans_total", service_name=s)),
+            "window_orphan_ratio": metric_sum(after, "propwatch_window_orphan_span_ratio", service_name=s),
+        }
+    phase_result = {
+        "fixes": sorted(fixes),
+        "meaning": meaning,
+        "requests": a.requests,
+        "distinct_trace_ids": int(metric_sum(delta, "propwatch_distinct_trace_ids_total")),
+        "traces_finalized": int(metric_sum(delta, "propwatch_traces_finalized_total")),
+        "capacity_evictions": int(metric_sum(delta, "propwatch_trace_evictions_total", reason="capacity")),
+        "services": per_service,
+        "sample_trace_id": trace_ids[0],
+    }
+
+    # The CI gate on one request of this phase, exactly as a user's CI runs it.
+    gate = subprocess.run([a.propwatch, "check", f"--admin-address={d.admin()}",
+                           f"--trace-id={trace_ids[0]}", f"--expect-spans={len(FIXED_CHAIN)}",
+                           "--max-orphan-ratio=0.01"],
+                          capture_output=True, text=True)
+    phase_result["gate"] = {"exit_code": gate.returncode, "report": gate.stdout + gate.stderr}
+    log(f"  gate on trace {trace_ids[0]}: exit {gate.returncode}")
+
+    if phase == "all-fixed":
+        phase_result["span_dump"] = span_dump(d, trace_ids[0])
+
+    stop_services(d)
+    results[phase] = phase_result
+    for s, r in per_service.items():
+        log(f"  {s:9s} spans={r['spans']:5d} orphans={r['orphan_spans']:5d} "
+            f"({100 * r['orphan_rate']:.1f}%) {r['orphan_spans_by_kind']}")
+
+
+def span_dump(d: Demo, trace_id: str) -> dict:
+    """The trace API's view of one fixed request, and whether its parent chain
+    is exactly gateway SERVER → CLIENT → worker SERVER → INTERNAL → PRODUCER →
+    consumer CONSUMER."""
+    status, body = http_get(f"http://{d.admin()}/api/v1/traces/{trace_id}")
+    if status != 200:
+        raise DemoError(f"trace API answered {status} for {trace_id}: {body[:200]}")
+    trace = json.loads(body)
+    text = subprocess.run([d.args.propwatch, "trace", trace_id, f"--admin-address={d.admin()}"],
+                          capture_output=True, text=True, check=True).stdout
+    by_id = {s["spanId"]: s for s in trace["spans"]}
+    problems = []
+    if trace["spanCount"] != len(FIXED_CHAIN):
+        problems.append(f"{trace['spanCount']} spans, expected {len(FIXED_CHAIN)}")
+    roots = [s for s in trace["spans"] if s["parentSpanId"] is None]
+    if len(roots) != 1 or trace["unresolvedParents"] != 0:
+        problems.append(f"{len(roots)} roots, {trace['unresolvedParents']} unresolved parents")
+    chain = []
+    for s in trace["spans"]:
+        if any(c["parentSpanId"] == s["spanId"] for c in trace["spans"]):
+            continue
+        # s is a leaf: walk up to the root.
+        path, cur = [], s
+        while cur is not None:
+            path.append((cur["service"], cur["kind"]))
+            cur = by_id.get(cur["parentSpanId"]) if cur["parentSpanId"] else None
+        chain = list(reversed(path))
+        break
+    if chain != FIXED_CHAIN:
+        problems.append(f"parent chain {chain} != {FIXED_CHAIN}")
+    return {"trace_id": trace_id, "json": trace, "text": text, "problems": problems}
+
+
+# --- results -------------------------------------------------------------
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def write_results(out: Path, results: dict, phases: list[str], meta: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    data = {"meta": meta, "phases": {p: results[p] for p in phases}}
+    # Bulky fields go to their own files.
+    for p in phases:
+        data["phases"][p] = {k: v for k, v in results[p].items() if k not in ("span_dump",)}
+    (out / "results.json").write_text(json.dumps(data, indent=2) + "\n")
+
+    kinds = sorted({k for p in phases for s in SERVICES
+                    for k in results[p]["services"][s]["orphan_spans_by_kind"]})
+    lines = [
+        "# Demo results: orphan rate per service and boundary, per phase",
+        "",
+        f"Measured by propwatch (counter increases over each phase, `propwatch_spans_total` and "
+        f"`propwatch_orphan_spans_total{{span_kind}}`), {meta['requests']} user requests per phase, "
+        f"generated by `{meta['command']}` on {meta['date']} ({meta['machine']}).",
+        "Orphan rate = orphan spans / all spans of the service; the per-kind columns split it by the "
+        "boundary that lost context (`server` = inbound HTTP, `internal` = in-process hand-off, "
+        "`consumer` = Kafka extract). `gateway` is the entry point: its roots are trace starts, never orphans.",
+        "",
+        "| phase | service | spans | orphan rate | " + " | ".join(f"orphans: {k}" for k in kinds)
+        + " | root spans | broken parents | unpaired outbound |",
+        "|---|---|---:|---:|" + "---:|" * len(kinds) + "---:|---:|---:|",
+    ]
+    for p in phases:
+        for s in SERVICES:
+            r = results[p]["services"][s]
+            by_kind = " | ".join(str(r["orphan_spans_by_kind"].get(k, 0)) for k in kinds)
+            lines.append(f"| {p} | {s} | {r['spans']} | {pct(r['orphan_rate'])} | {by_kind} | "
+                         f"{r['root_spans']} | {r['broken_parent_spans']} | {r['unpaired_outbound_spans']} |")
+    lines += ["", "Distinct trace ids per phase (one per request when every boundary holds):", "",
+              "| phase | fixes | requests | distinct trace ids | gate (`propwatch check`) |",
+              "|---|---|---:|---:|---|"]
+    for p in phases:
+        r = results[p]
+        verdict = "pass" if r["gate"]["exit_code"] == 0 else f"FAIL (exit {r['gate']['exit_code']})"
+        lines.append(f"| {p} | {','.join(r['fixes']) or '(none)'} | {r['requests']} | "
+                     f"{r['distinct_trace_ids']} | {verdict} |")
+    (out / "orphan_rates.md").write_text("\n".join(lines) + "\n")
+
+    gate_lines = ["# `propwatch check` on one request of each phase", ""]
+    for p in phases:
+        r = results[p]
+        gate_lines += [f"## {p} (trace {r['sample_trace_id']}, exit {r['gate']['exit_code']})", "",
+                       "```", r["gate"]["report"].rstrip(), "```", ""]
+    (out / "gate.md").write_text("\n".join(gate_lines))
+
+    if "all-fixed" in phases:
+        dump = results["all-fixed"]["span_dump"]
+        (out / "fixed_request_trace.txt").write_text(dump["text"])
+        (out / "fixed_request_trace.json").write_text(json.dumps(dump["json"], indent=2) + "\n")
+
+
+# --- main ------------------------------------------------------------------
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="scripts/demo.sh installs everything and passes the five binary/folder "
+               "arguments itself; give it only the options below them.")
+    ap.add_argument("--propwatch", required=True, help="the propwatch binary")
+    ap.add_argument("--otelcol", required=True, help="the collector binary (demo/collector/build.sh)")
+    ap.add_argument("--worker-bin", required=True, help="the worker binary (demo/services/install.sh)")
+    ap.add_argument("--gateway-python", required=True, help="python of the gateway's venv")
+    ap.add_argument("--consumer-dir", required=True, help="folder holding the consumer's node_modules")
+    ap.add_argument("--requests", type=int, default=100, help="user requests per phase")
+    ap.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    ap.add_argument("--phases", default=",".join(DEFAULT_PHASES),
+                    help=f"comma-separated, run in this order; known: {', '.join(PHASES)}")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "results"), help="results folder")
+    ap.add_argument("--trace-idle-timeout", type=int, default=3, help="seconds (the tap's default is 30)")
+    ap.add_argument("--window", type=int, default=15, help="tap sliding window, seconds")
+    ap.add_argument("--delivery-timeout", type=float, default=90,
+                    help="seconds to wait for every span of a phase to reach propwatch")
+    ap.add_argument("--keep-work", action="store_true", help="keep logs even on success")
+    ap.add_argument("--command", default="scripts/demo.sh", help="recorded in the results")
+    a = ap.parse_args()
+
+    phases = [p for p in a.phases.split(",") if p]
+    for p in phases:
+        if p not in PHASES:
+            ap.error(f"unknown phase {p!r}; known: {', '.join(PHASES)}")
+    if a.requests < 1:
+        ap.error("--requests must be >= 1")
+
+    env = dict(os.environ)
+    for k, v in PORT_DEFAULTS.items():
+        env.setdefault(k, str(v))
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{env['DEMO_COLLECTOR_GRPC_PORT']}"
+    work = Path(tempfile.mkdtemp(prefix="propwatch-demo-"))
+    d = Demo(a, work, env)
+    results: dict = {}
+    ok = False
+    try:
+        start_infrastructure(d)
+        for p in phases:
+            run_phase(d, p, results)
+        meta = {
+            "requests": a.requests,
+            "command": a.command,
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": f"{os.cpu_count()} vCPU, {os.uname().sysname} {os.uname().machine}",
+            "trace_idle_timeout_s": a.trace_idle_timeout,
+            "window_s": a.window,
+        }
+        write_results(Path(a.out), results, phases, meta)
+        log(f"results written to {a.out}")
+        if "all-fixed" in phases and results["all-fixed"]["span_dump"]["problems"]:
+            log("the fixed request's trace is NOT the expected chain: "
+                + "; ".join(results["all-fixed"]["span_dump"]["problems"]))
+        ok = True
+    except DemoError as e:
+        log(f"FAILED: {e}")
+    except KeyboardInterrupt:
+        log("interrupted")
+    finally:
+        d.stop_all()
+        if ok and not a.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log(f"logs kept in {work}/logs")
+            if not ok:
+                for name in sorted((work / "logs").glob("*.log")):
+                    print(f"--- {name.name} (last lines)\n{tail(name, 15)}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

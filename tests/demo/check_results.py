@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Asserts what the demo must prove, from the results.json it wrote.
+
+  check_results.py demo RESULTS_DIR   the full demo (baseline, each fix alone,
+                                      all fixed): each broken boundary orphans
+                                      exactly its own spans, each fix removes
+                                      exactly those, all-fixed is clean, the
+                                      fixed request is one connected chain.
+  check_results.py gate RESULTS_DIR   fixed then broken: `propwatch check`
+                                      passes on the fixed request and fails
+                                      on the broken one.
+
+Prints one PASS/FAIL line per check and a closing 'N passed, N failed' line;
+exits 1 if any check failed. Python 3.9+ standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+checks = {"passed": 0, "failed": 0}
+
+
+def check(ok: bool, what: str) -> None:
+    checks["passed" if ok else "failed"] += 1
+    print(("PASS " if ok else "FAIL ") + what)
+
+
+def orphans(phase: dict, service: str, kind: str) -> int:
+    return phase["services"][service]["orphan_spans_by_kind"].get(kind, 0)
+
+
+def check_phase(name: str, phase: dict) -> None:
+    """Per-boundary expectations derived from the phase's fixes, not from a
+    table of numbers: a broken boundary orphans one span per request of
+    exactly its kind, a fixed one none."""
+    n = phase["requests"]
+    fixes = set(phase["fixes"])
+    s = phase["services"]
+    check(orphans(phase, "worker", "server") == (0 if "http" in fixes else n),
+          f"{name}: worker SERVER orphans = {orphans(phase, 'worker', 'server')} "
+          f"(HTTP {'fixed' if 'http' in fixes else 'broken'}, {n} requests)")
+    check(orphans(phase, "worker", "internal") == (0 if "async" in fixes else n),
+          f"{name}: worker INTERNAL orphans = {orphans(phase, 'worker', 'internal')} "
+          f"(async {'fixed' if 'async' in fixes else 'broken'})")
+    check(orphans(phase, "consumer", "consumer") == (0 if "kafka" in fixes else n),
+          f"{name}: consumer CONSUMER orphans = {orphans(phase, 'consumer', 'consumer')} "
+          f"(Kafka {'fixed' if 'kafka' in fixes else 'broken'})")
+    other = sum(v for svc in s.values() for v in svc["orphan_spans_by_kind"].values()) - (
+        orphans(phase, "worker", "server") + orphans(phase, "worker", "internal")
+        + orphans(phase, "consumer", "consumer"))
+    check(other == 0, f"{name}: no orphans of any other service/kind ({other})")
+    check(s["gateway"]["root_spans"] == n and s["gateway"]["orphan_spans"] == 0,
+          f"{name}: gateway (entry point) roots = {s['gateway']['root_spans']} trace starts, 0 orphans")
+    broken = {k: v["broken_parent_spans"] for k, v in s.items() if v["broken_parent_spans"]}
+    check(not broken, f"{name}: no broken parents (every parent id arrived) {broken or ''}")
+    check(s["worker"]["unpaired_outbound_spans"] == (0 if "kafka" in fixes else n),
+          f"{name}: worker PRODUCER spans left unpaired = {s['worker']['unpaired_outbound_spans']}")
+    check(s["gateway"]["unpaired_outbound_spans"] == 0,
+          f"{name}: gateway CLIENT spans all paired ({s['gateway']['unpaired_outbound_spans']} unpaired)")
+    # Trace ids: one per request plus one per broken boundary per request.
+    want_ids = n * (1 + len({"http", "async", "kafka"} - fixes))
+    check(phase["distinct_trace_ids"] == want_ids,
+          f"{name}: distinct trace ids = {phase['distinct_trace_ids']} (expected {want_ids})")
+    check(phase["capacity_evictions"] == 0, f"{name}: no capacity evictions")
+
+
+def main() -> int:
+    mode, out = sys.argv[1], Path(sys.argv[2])
+    data = json.loads((out / "results.json").read_text())
+    phases = data["phases"]
+    if mode == "demo":
+        check(list(phases) == ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed"],
+              f"phases in order: {list(phases)}")
+        for name, phase in phases.items():
+            check_phase(name, phase)
+        fixed = phases["all-fixed"]
+        for svc in ("worker", "consumer"):
+            rate = fixed["services"][svc]["orphan_rate"]
+            check(rate < 0.01, f"all-fixed: internal service {svc} orphan rate {rate:.4f} < 1%")
+        base = phases["baseline"]
+        for svc in ("worker", "consumer"):
+            rate = base["services"][svc]["orphan_rate"]
+            check(rate > 0.05, f"baseline: {svc} orphan rate {rate:.3f} is over the 5% page threshold")
+        dump_txt = (out / "fixed_request_trace.txt").read_text()
+        dump = json.loads((out / "fixed_request_trace.json").read_text())
+        check(dump["spanCount"] == 6 and dump["roots"] == 1 and dump["unresolvedParents"] == 0,
+              f"span dump: {dump['spanCount']} spans, {dump['roots']} root, "
+              f"{dump['unresolvedParents']} unresolved parents")
+        check(len({dump["traceId"]}) == 1 and dump_txt.startswith("trace " + dump["traceId"]),
+              "span dump: one trace id, text and JSON agree")
+        chain = [(s["service"], s["kind"], s["depth"]) for s in dump["spans"]]
+        want = [("gateway", "server", 0), ("gateway", "client", 1), ("worker", "server", 2),
+                ("worker", "internal", 3), ("worker", "producer", 4), ("consumer", "consumer", 5)]
+        check(chain == want, f"span dump: parent chain {chain}")
+        check(fixed["gate"]["exit_code"] == 0, "gate passes on the all-fixed request")
+        check(base["gate"]["exit_code"] == 1, "gate fails on the baseline request")
+        for p in ("orphan_rates.md", "gate.md"):
+            check((out / p).stat().st_size > 0, f"{p} written")
+    elif mode == "gate":
+        check(list(phases) == ["all-fixed", "baseline"], f"phases in order: {list(phases)}")
+        fixed, broken = phases["all-fixed"], phases["baseline"]
+        check(fixed["gate"]["exit_code"] == 0,
+              "gate passes in fixed mode:\n" + fixed["gate"]["report"])
+        check(broken["gate"]["exit_code"] == 1,
+              "gate fails in broken mode:\n" + broken["gate"]["report"])
+        report = broken["gate"]["report"]
+        check("FAIL span count 1 (expected 6)" in report and
+              "FAIL orphan ratio of internal service worker" in report and
+              "FAIL orphan ratio of internal service consumer" in report,
+              "broken-mode report names the short trace and both internal services")
+    else:
+        print(f"unknown mode {mode!r}", file=sys.stderr)
+        return 2
+    print(f"{checks['passed']} passed, {checks['failed']} failed")
+    return 1 if checks["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# CI stage "demo end to end" (scripts/test.sh): the three services' own unit
+# tests (pytest, node:test, go test; no broker needed), then the real demo — Kafka,
+# both collector tiers, propwatch, the Python/Go/Node services — twice:
+#  1. baseline, each fix alone, all fixed; check_results.py demo asserts each
+#     broken boundary orphans exactly its own spans and each fix removes them;
+#  2. fixed then broken; check_results.py gate asserts `propwatch check`
+#     passes on the fixed request and fails on the broken one.
+# Results go to a temporary folder (docs/results/ is only written by a
+# newcomer's `scripts/demo.sh`).
+#   PROPWATCH_DEMO_REQUESTS=30   user requests per phase in run 1
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+log() { echo "tests/demo: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+echo "== demo services: unit tests"
+services_env="$(demo/services/install.sh)"; eval "$services_env"
+"$DEMO_GATEWAY_PYTHON" -m pytest -q -p no:cacheprovider demo/services/gateway/test_gateway.py
+NODE_PATH="$DEMO_CONSUMER_DIR/node_modules" node --test demo/services/consumer/consumer.test.js
+# shellcheck source=SCRIPTDIR/../../demo/scripts/ensure-go.sh
+. demo/scripts/ensure-go.sh
+ensure_go 1.26.0 go1.26.8
+(cd demo/services/worker && GOFLAGS=-mod=readonly go test -count=1 ./...)
+
+echo "== demo: baseline, each fix alone, all fixed"
+out="$(mktemp -d /tmp/propwatch-demo-results.XXXXXX)"
+trap 'rm -rf "$out"' EXIT
+
+scripts/demo.sh --requests="${PROPWATCH_DEMO_REQUESTS:-30}" --out="$out/demo" \
+  --command="tests/demo/run.sh"
+python3 tests/demo/check_results.py demo "$out/demo"
+
+echo "== demo: the CI gate on a fixed, then a broken request"
+
+scripts/demo.sh --requests=10 --phases=all-fixed,baseline --out="$out/gate" \
+  --command="tests/demo/run.sh"
+python3 tests/demo/check_results.py gate "$out/gate"
