@@ -1,6 +1,7 @@
 #include "exporter/trace_store/trace_render.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <set>
 #include <utility>
@@ -82,6 +83,18 @@ double DurationMs(const StoredSpan& s) {
   return static_cast<double>(s.end_unix_nano - s.start_unix_nano) / 1e6;
 }
 
+// First span start to last span end: the trace duration a tail sampler's
+// latency policy judges. Spans ending before they start count as points.
+double TraceExtentMs(const StoredTrace& trace) {
+  if (trace.spans.empty()) return 0.0;
+  uint64_t first = UINT64_MAX, last = 0;
+  for (const StoredSpan& s : trace.spans) {
+    first = std::min(first, s.start_unix_nano);
+    last = std::max(last, std::max(s.start_unix_nano, s.end_unix_nano));
+  }
+  return static_cast<double>(last - first) / 1e6;
+}
+
 std::string FormatMs(double ms) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3f", ms);
@@ -115,6 +128,7 @@ std::string RenderTraceJson(const StoredTrace& trace) {
   out += ",\"unresolvedParents\":" + std::to_string(summary.unresolved);
   out += ",\"truncated\":";
   out += trace.truncated ? "true" : "false";
+  out += ",\"durationMs\":" + FormatMs(TraceExtentMs(trace));
   out += ",\"services\":[";
   bool first = true;
   for (const std::string& svc : summary.services) {
@@ -137,7 +151,9 @@ std::string RenderTraceJson(const StoredTrace& trace) {
     out += SpanKindName(s.kind);
     out += "\",\"status\":\"";
     out += StatusName(s.status);
-    out += "\",\"durationMs\":" + FormatMs(DurationMs(s));
+    // 64-bit times as decimal strings, as OTLP/JSON writes them.
+    out += "\",\"startTimeUnixNano\":\"" + std::to_string(s.start_unix_nano) + "\"";
+    out += ",\"durationMs\":" + FormatMs(DurationMs(s));
     out += ",\"links\":" + std::to_string(s.link_count);
     out += ",\"parentResolved\":";
     out += rows[i].parent_resolved ? "true" : "false";

@@ -15,10 +15,11 @@
 
 namespace propwatch::tap {
 
-// {"traceId":..., "spanCount":N, "services":[...], "unresolvedParents":K,
-//  "roots":K, "truncated":bool, "spans":[{"spanId","parentSpanId","service",
-//  "name","kind","status","durationMs","parentResolved","depth"}...]} with
-//  spans in depth-first tree order.
+// {"traceId":..., "spanCount":N, "roots":K, "unresolvedParents":K,
+//  "truncated":bool, "durationMs":first span start to last span end,
+//  "services":[...], "spans":[{"spanId","parentSpanId","service","name",
+//  "kind","status","startTimeUnixNano":"<decimal>","durationMs","links",
+//  "parentResolved","depth"}...]} with spans in depth-first tree order.
 std::string RenderTraceJson(const StoredTrace& trace);
 
 // One line per span, indented by depth:

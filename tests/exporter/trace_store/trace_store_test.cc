@@ -52,13 +52,29 @@ TEST(TraceStoreTest, AssemblesTreeRegardlessOfArrivalOrder) {
             "      - consumer \"orders process\" consumer unset 5.000ms span=0000000000000004 "
             "parent=0000000000000003\n");
   const std::string json = RenderTraceJson(*trace);
-  EXPECT_NE(json.find("\"spanCount\":4,\"roots\":1,\"unresolvedParents\":0"), std::string::npos);
+  EXPECT_NE(json.find("\"spanCount\":4,\"roots\":1,\"unresolvedParents\":0,"
+                      "\"truncated\":false,\"durationMs\":50.000,"),
+            std::string::npos)
+      << json;
   EXPECT_NE(json.find("\"services\":[\"consumer\",\"gateway\",\"worker\"]"), std::string::npos);
   EXPECT_NE(json.find("{\"spanId\":\"0000000000000001\",\"parentSpanId\":null,\"service\":"
                       "\"gateway\",\"name\":\"GET /checkout\",\"kind\":\"server\",\"status\":"
-                      "\"ok\",\"durationMs\":50.000,\"links\":0,\"parentResolved\":true,"
+                      "\"ok\",\"startTimeUnixNano\":\"0\",\"durationMs\":50.000,\"links\":0,"
+                      "\"parentResolved\":true,"
                       "\"depth\":0}"),
             std::string::npos);
+}
+
+TEST(TraceStoreTest, JsonTraceDurationSpansFirstStartToLastEnd) {
+  TraceStore store({});
+  store.OnSpans(std::vector<SpanRecord>{
+      Span(3, 2, 1, "worker", "late child", SpanKind::kInternal, 1700, 1900),
+      Span(3, 1, 0, "gateway", "root", SpanKind::kServer, 1000, 1100),
+      // Ends before it starts (a clock bug): counts as a point at its start.
+      Span(3, 3, 1, "worker", "skewed", SpanKind::kInternal, 2500, 2400)});
+  const std::string json = RenderTraceJson(*store.Get(T(3)));
+  EXPECT_NE(json.find("\"durationMs\":1500.000,\"services\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"startTimeUnixNano\":\"1700000000\""), std::string::npos) << json;
 }
 
 TEST(TraceStoreTest, MissingParentsAndCyclesAreShownNotLost) {
