@@ -30,21 +30,13 @@ print_env=0
 
 log() { echo "install-ops-deps: $*" >&2; }
 
+# shellcheck source=SCRIPTDIR/lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-apt_updated=0
-apt_install() {
-  export DEBIAN_FRONTEND=noninteractive
-  if [ "$apt_updated" = 0 ]; then
-    $sudo apt-get update -qq >&2
-    apt_updated=1
-  fi
-  $sudo apt-get install -y -qq --no-install-recommends "$@" >&2
-}
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 # --- Prometheus + promtool (Debian) -----------------------------------------
-if ! installed prometheus || [ ! -x /usr/bin/promtool ]; then
+if ! apt_installed prometheus || [ ! -x /usr/bin/promtool ]; then
   log "installing Debian's prometheus package"
   # The package's maintainer scripts start the service through invoke-rc.d.
   # This machine has no init system to run it and the tests start their own

@@ -25,19 +25,8 @@ python="${PROPWATCH_PYTHON:-python3}"
 
 log() { echo "install-sdk-deps: $*" >&2; }
 
-apt_install() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  ((${#missing[@]})) || return 0
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  log "apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq >&2
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
+# shellcheck source=SCRIPTDIR/lib/apt.sh
+. "$root/scripts/lib/apt.sh"
 
 # --- toolchains ---------------------------------------------------------------
 if ! command -v "$python" >/dev/null 2>&1; then

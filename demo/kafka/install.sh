@@ -43,14 +43,9 @@ java_ok || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 if [ "${#need[@]}" -gt 0 ]; then
   log "installing from apt: ${need[*]}"
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { log "need root (or sudo) to install ${need[*]}"; exit 1; }
-    SUDO="sudo"
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -q >&2
-  $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >&2
+  # shellcheck source=SCRIPTDIR/../../scripts/lib/apt.sh
+  . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/apt.sh"
+  apt_install "${need[@]}"
   java_ok || { log "no usable java after install"; exit 1; }
   command -v mvn >/dev/null 2>&1 || { log "no mvn after install"; exit 1; }
 fi

@@ -48,22 +48,8 @@ for arg in "$@"; do
   esac
 done
 
-apt_install() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  ((${#missing[@]})) || return 0
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install ${missing[*]}"
-    sudo="sudo"
-  fi
-  log "apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq >&2
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
+# shellcheck source=SCRIPTDIR/../../scripts/lib/apt.sh
+. "$here/../../scripts/lib/apt.sh"
 
 # Short content hash of stdin.
 key_of() { sha256sum | cut -c1-16; }
