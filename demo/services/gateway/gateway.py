@@ -3,7 +3,10 @@
 
 `GET /checkout?order=<id>` opens a SERVER span `GET /checkout` (context
 extracted from the incoming headers; the driver sends none, so it is a trace
-root), then asks the worker to take the order with `POST /orders`.
+root), then asks the worker to take the order with `POST /orders`. Test
+hooks for the tail-sampling check: `&fail=1` answers 500 with the SERVER span
+in ERROR (after the worker took the order), `&delay_ms=N` (at most 10000)
+answers N ms later.
 
 The `http` boundary (gateway -> worker) is where this service can be broken.
 The official `requests` instrumentation is switched on in every mode, the
@@ -146,9 +149,18 @@ def make_server(host: str, port: int, worker_url: str, client: WorkerClient,
                 self._send_json(404, {"error": "not found"})
 
         def _checkout(self, url: urllib.parse.SplitResult) -> None:
-            order = urllib.parse.parse_qs(url.query).get("order", [""])[0]
+            query = urllib.parse.parse_qs(url.query)
+            order = query.get("order", [""])[0]
             if not order:
                 self._send_json(400, {"error": "missing ?order=<id>"})
+                return
+            # Test hooks for the tail-sampling check (demo/README.md):
+            # fail=1 ends the request with an error, delay_ms=N makes it slow.
+            fail = query.get("fail", ["0"])[0] == "1"
+            try:
+                delay_ms = min(max(int(query.get("delay_ms", ["0"])[0]), 0), 10_000)
+            except ValueError:
+                self._send_json(400, {"error": "delay_ms must be a whole number"})
                 return
             # The driver sends no trace headers, so this is a root span: the
             # gateway is the entry point of the request.
@@ -172,11 +184,17 @@ def make_server(host: str, port: int, worker_url: str, client: WorkerClient,
                 except (OSError, http.client.HTTPException,
                         requests.RequestException) as exc:
                     error = f"worker unreachable: {exc}"
-                if error is None:
-                    code, reply = 200, {"order": order, "trace_id": trace_id}
-                else:
+                if delay_ms:
+                    time.sleep(delay_ms / 1000)
+                if error is not None:
                     code = 502
-                    reply = {"order": order, "trace_id": trace_id, "error": error}
+                elif fail:
+                    code, error = 500, "injected failure (fail=1)"
+                else:
+                    code = 200
+                reply = {"order": order, "trace_id": trace_id}
+                if error is not None:
+                    reply["error"] = error
                     span.set_status(Status(StatusCode.ERROR, error))
                 span.set_attribute("http.response.status_code", code)
                 self._send_json(code, reply)

@@ -65,7 +65,7 @@ class FakeWorker:
         self.server.server_close()
 
 
-def run_checkout(tracing, fixes: str, worker_status: int = 202):
+def run_checkout(tracing, fixes: str, worker_status: int = 202, query: str = ""):
     provider, exporter = tracing
     exporter.clear()
     worker = FakeWorker(worker_status)
@@ -76,7 +76,7 @@ def run_checkout(tracing, fixes: str, worker_status: int = 202):
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         try:
-            with urllib.request.urlopen(f"{base}/checkout?order=o-42", timeout=10) as resp:
+            with urllib.request.urlopen(f"{base}/checkout?order=o-42{query}", timeout=10) as resp:
                 status, reply = resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as err:
             status, reply = err.code, json.loads(err.read())
@@ -151,3 +151,27 @@ def test_worker_error_is_502(tracing, fixes):
     assert reply["order"] == "o-42" and "500" in reply["error"]
     server = only(spans, SpanKind.SERVER)
     assert server.status.status_code.name == "ERROR"
+
+
+def test_injected_failure_is_500_with_error_span(tracing):
+    status, reply, received, spans = run_checkout(tracing, "all", query="&fail=1")
+    assert status == 500
+    assert reply["error"] == "injected failure (fail=1)"
+    assert len(received) == 1  # the worker still took the order: a full trace
+    server = only(spans, SpanKind.SERVER)
+    assert server.status.status_code.name == "ERROR"
+    assert reply["trace_id"] == format(server.context.trace_id, "032x")
+
+
+def test_delay_makes_the_server_span_slow(tracing):
+    status, _reply, _received, spans = run_checkout(tracing, "all", query="&delay_ms=300")
+    assert status == 200
+    server = only(spans, SpanKind.SERVER)
+    assert server.status.status_code.name == "UNSET"
+    assert (server.end_time - server.start_time) / 1e6 >= 300
+
+
+def test_bad_delay_is_400(tracing):
+    status, reply, received, spans = run_checkout(tracing, "all", query="&delay_ms=soon")
+    assert status == 400 and "delay_ms" in reply["error"]
+    assert not received and not spans
