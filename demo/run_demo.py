@@ -48,8 +48,11 @@ PHASES = {
     "fix-async": ("async", "only the worker's goroutine-pool hand-off fixed"),
     "fix-kafka": ("kafka", "only Kafka inject/extract fixed"),
     "all-fixed": ("all", "every boundary fixed"),
+    "tail-sampling": ("all", "all fixed, through the tail-sampling tier: one error and "
+                             "one slow request among many normal ones"),
 }
-DEFAULT_PHASES = ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed"]
+DEFAULT_PHASES = ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed", "tail-sampling"]
+TAIL_INSTANCES = ("a", "b")
 
 # A fixed request is 6 spans: gateway SERVER + CLIENT, worker SERVER +
 # INTERNAL + PRODUCER, consumer CONSUMER (demo/README.md). The legacy HTTP
@@ -73,7 +76,12 @@ PORT_DEFAULTS = {
     "DEMO_KAFKA_CONTROLLER_PORT": 19093,
     "DEMO_COLLECTOR_GRPC_PORT": 14317,
     "DEMO_COLLECTOR_HTTP_PORT": 14318,
-    "DEMO_TAIL_GRPC_PORT": 24317,
+    "DEMO_TAIL_A_GRPC_PORT": 24317,
+    "DEMO_TAIL_B_GRPC_PORT": 24327,
+    "DEMO_SAMPLED_TAP_A_GRPC_PORT": 24417,
+    "DEMO_SAMPLED_TAP_B_GRPC_PORT": 24427,
+    "DEMO_SAMPLED_TAP_A_ADMIN_PORT": 29417,
+    "DEMO_SAMPLED_TAP_B_ADMIN_PORT": 29427,
     "DEMO_TAP_GRPC_PORT": 14417,
     "DEMO_TAP_HTTP_PORT": 14418,
     "DEMO_TAP_ADMIN_PORT": 19417,
@@ -254,12 +262,31 @@ def start_infrastructure(d: Demo) -> None:
     ])
     wait_until("propwatch /healthz", healthy(f"http://{d.admin()}/healthz"), 30, d, ("propwatch",))
 
-    log("starting the collector: tail-sampling tier, then the fan-out tier")
-    for tier in ("tier2", "tier1"):
-        d.start(f"collector-{tier}", [a.otelcol, f"--config={DEMO / 'collector' / (tier + '.yaml')}"])
+    # Behind each tail-sampling instance, a second propwatch ("sampled tap")
+    # whose trace API shows exactly which traces that instance kept.
+    log("starting two sampled taps, two tail-sampling collectors, then the fan-out collector")
+    for i in TAIL_INSTANCES:
+        I = i.upper()
+        admin = f"127.0.0.1:{d.port(f'DEMO_SAMPLED_TAP_{I}_ADMIN_PORT')}"
+        d.start(f"propwatch-sampled-{i}", [
+            a.propwatch,
+            f"--otlp-grpc-address=127.0.0.1:{d.port(f'DEMO_SAMPLED_TAP_{I}_GRPC_PORT')}",
+            "--otlp-http-address=off", f"--admin-address={admin}",
+            "--entry-services=gateway", f"--trace-idle-timeout={a.trace_idle_timeout}s",
+        ])
+        wait_until(f"sampled tap {i} /healthz", healthy(f"http://{admin}/healthz"), 30, d,
+                   (f"propwatch-sampled-{i}",))
+    collectors = []
+    for i in TAIL_INSTANCES:
+        I = i.upper()
+        collectors.append((f"collector-tier2{i}", "tier2", {
+            "DEMO_TAIL_GRPC_PORT": d.env[f"DEMO_TAIL_{I}_GRPC_PORT"],
+            "DEMO_SAMPLED_TAP_GRPC_PORT": d.env[f"DEMO_SAMPLED_TAP_{I}_GRPC_PORT"]}))
+    collectors.append(("collector-tier1", "tier1", {}))
+    for name, config, env in collectors:
+        d.start(name, [a.otelcol, f"--config={DEMO / 'collector' / (config + '.yaml')}"], env)
     # The collector logs "Everything is ready" once its pipelines run.
-    for tier in ("tier2", "tier1"):
-        name = f"collector-{tier}"
+    for name, _, _ in collectors:
         wait_until(f"{name} ready",
                    lambda n=name: "Everything is ready" in d.procs[n].log_path.read_text(errors="replace"),
                    60, d, (name,))
@@ -291,22 +318,155 @@ def read_metrics(d: Demo):
     return parse_metrics(body)
 
 
-def drive(d: Demo, phase: str, n: int) -> list[str]:
-    """Sends n user requests; returns the trace ids the gateway reported."""
-    base = f"http://127.0.0.1:{d.port('DEMO_GATEWAY_PORT')}/checkout?order="
-
+def drive(d: Demo, phase: str, n: int, rate: float = 0.0) -> list[str]:
+    """Sends n user requests (at most `rate` per second when > 0); returns the
+    trace ids the gateway reported."""
     def one(i: int) -> str:
-        status, body = http_get(f"{base}{phase}-{i}", timeout=10)
+        status, trace_id = checkout(d, f"{phase}-{i}")
         if status != 200:
-            raise DemoError(f"request {phase}-{i}: gateway answered {status}: {body[:200]}")
-        return json.loads(body)["trace_id"]
+            raise DemoError(f"request {phase}-{i}: gateway answered {status}")
+        return trace_id
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=d.args.concurrency) as pool:
-        return list(pool.map(one, range(n)))
+        if rate <= 0:
+            return list(pool.map(one, range(n)))
+        t0, futures = time.monotonic(), []
+        for i in range(n):
+            time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+            futures.append(pool.submit(one, i))
+        return [f.result() for f in futures]
 
 
 def diff(after, before):
     return {k: v - before.get(k, 0.0) for k, v in after.items()}
+
+
+def wait_for_spans(d: Demo, before, want: dict[str, int]) -> None:
+    """Waits until propwatch received `want` more spans per service than in
+    `before`, then until every trace was finalized (idle for
+    trace_idle_timeout and judged)."""
+    def arrived():
+        now = diff(read_metrics(d), before)
+        got = {s: metric_sum(now, "propwatch_spans_total", service_name=s) for s in want}
+        arrived.last = got
+        return all(got[s] >= want[s] for s in want)
+    arrived.last = {}
+    try:
+        wait_until("every span at propwatch", arrived, d.args.delivery_timeout, d, SERVICES)
+    except DemoError as e:
+        raise DemoError(f"{e}: expected {want}, got {arrived.last}") from None
+    wait_until("trace finalization",
+               lambda: metric_sum(read_metrics(d), "propwatch_traces_tracked", state="live") == 0,
+               d.args.trace_idle_timeout + 30, d, ("propwatch",))
+
+
+def checkout(d: Demo, order: str, extra: str = "") -> tuple[int, str]:
+    """One user request; returns (HTTP status, the request's trace id)."""
+    status, body = http_get(
+        f"http://127.0.0.1:{d.port('DEMO_GATEWAY_PORT')}/checkout?order={order}{extra}", timeout=15)
+    try:
+        return status, json.loads(body)["trace_id"]
+    except (ValueError, KeyError):
+        raise DemoError(f"request {order}: gateway answered {status}: {body[:200]}") from None
+
+
+def run_tail_sampling(d: Demo, results: dict) -> None:
+    """All fixed, many normal requests plus one failing and one slow one,
+    through tier 1's load_balancing exporter (routing_key: traceID) to two
+    tail-sampling instances, each exporting what it keeps to its own sampled
+    tap. Reads both sampled taps' trace APIs for every request's trace id."""
+    a = d.args
+    n = a.tail_requests
+    fixes_value, meaning = PHASES["tail-sampling"]
+    log(f"phase tail-sampling: {meaning}")
+    start_services(d, fixes_value)
+    before = read_metrics(d)
+    t0 = time.monotonic()
+    # Paced: a burst beyond what the worker's pool and Kafka sustain makes
+    # every trace slow (queueing), and the latency policy rightly keeps them.
+    normal = drive(d, "tail", n, a.tail_rate)
+    status, error_id = checkout(d, "tail-error", "&fail=1")
+    if status != 500:
+        raise DemoError(f"the injected failure answered {status}, expected 500")
+    status, slow_id = checkout(d, "tail-slow", f"&delay_ms={a.slow_ms}")
+    if status != 200:
+        raise DemoError(f"the slow request answered {status}, expected 200")
+    log(f"  {n} normal + 1 failing + 1 slow ({a.slow_ms} ms) requests in {time.monotonic() - t0:.1f}s")
+    wait_for_spans(d, before, {s: c * (n + 2) for s, c in expected_spans({"http", "async", "kafka"}).items()})
+
+    admins = {i: f"127.0.0.1:{d.port(f'DEMO_SAMPLED_TAP_{i.upper()}_ADMIN_PORT')}" for i in TAIL_INSTANCES}
+
+    def sampled_span_total():
+        return sum(metric_sum(parse_metrics(http_get(f"http://{adm}/metrics")[1]), "propwatch_spans_total")
+                   for adm in admins.values())
+
+    # The sampler decides decision_wait after a trace's first span; wait until
+    # both sampled taps have stopped receiving for 3 s.
+    deadline, last, last_change = time.monotonic() + 60, -1.0, time.monotonic()
+    while time.monotonic() < deadline:
+        now = sampled_span_total()
+        if now != last:
+            last, last_change = now, time.monotonic()
+        elif now > 0 and time.monotonic() - last_change >= 3:
+            break
+        time.sleep(0.5)
+
+    def lookup(trace_id: str) -> dict[str, int]:
+        found = {}
+        for i, adm in admins.items():
+            code, body = http_get(f"http://{adm}/api/v1/traces/{trace_id}")
+            if code == 200:
+                found[i] = json.loads(body)["spanCount"]
+            elif code != 404:
+                raise DemoError(f"sampled tap {i} answered {code} for {trace_id}")
+        return found
+
+    def duration_ms(trace_id: str) -> float:
+        """The whole trace's duration, from the tap that saw every span."""
+        code, body = http_get(f"http://{d.admin()}/api/v1/traces/{trace_id}")
+        if code != 200:
+            raise DemoError(f"propwatch trace API answered {code} for {trace_id}")
+        return json.loads(body)["durationMs"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        normal_found = list(pool.map(lookup, normal))
+        normal_ms = list(pool.map(duration_ms, normal))
+    error_found, slow_found = lookup(error_id), lookup(slow_id)
+    all_found = normal_found + [error_found, slow_found]
+    per_instance = {i: sum(1 for f in all_found if i in f) for i in TAIL_INSTANCES}
+    kept_normal = sum(1 for f in normal_found if f)
+    tier2 = (DEMO / "collector" / "tier2.yaml").read_text()
+    num_traces = re.search(r"^\s*num_traces:\s*(\d+)", tier2, re.M)
+    threshold = float(re.search(r"^\s*threshold_ms:\s*(\d+)", tier2, re.M).group(1))
+    # A normal request can be slow on its own (a stall under load): the
+    # latency policy must keep those. The 1% policy is judged on the fast
+    # ones. Traces within 5 ms of the threshold are left out of both.
+    fast = [f for f, ms in zip(normal_found, normal_ms) if ms < threshold - 5]
+    slow = [f for f, ms in zip(normal_found, normal_ms) if ms > threshold + 5]
+    results["tail-sampling"] = {
+        "fixes": ["async", "http", "kafka"],
+        "meaning": meaning,
+        "requests": n + 2,
+        "latency_threshold_ms": threshold,
+        "rate_per_s": a.tail_rate,
+        "normal_requests": n,
+        "normal_kept": kept_normal,
+        "normal_kept_fraction": kept_normal / n,
+        "normal_fast": len(fast),
+        "normal_fast_kept": sum(1 for f in fast if f),
+        "normal_slow": len(slow),
+        "normal_slow_kept": sum(1 for f in slow if f),
+        "error_trace": {"trace_id": error_id, "kept_by": error_found},
+        "slow_trace": {"trace_id": slow_id, "delay_ms": a.slow_ms, "kept_by": slow_found},
+        "traces_kept_per_instance": per_instance,
+        "traces_kept_by_both_instances": sum(1 for f in all_found if len(f) > 1),
+        "kept_traces_not_whole": sum(1 for f in all_found for c in f.values() if c != len(FIXED_CHAIN)),
+        "num_traces_cap": int(num_traces.group(1)) if num_traces else None,
+    }
+    stop_services(d)
+    r = results["tail-sampling"]
+    log(f"  kept: error {error_found or 'NO'}, slow {slow_found or 'NO'}, "
+        f"{kept_normal}/{n} normal ({100 * r['normal_kept_fraction']:.1f}%), per instance {per_instance}")
 
 
 def run_phase(d: Demo, phase: str, results: dict) -> None:
@@ -329,23 +489,7 @@ def run_phase(d: Demo, phase: str, results: dict) -> None:
     trace_ids = drive(d, phase, a.requests)
     log(f"  {a.requests} requests answered in {time.monotonic() - t0:.1f}s")
 
-    want = {s: c * a.requests for s, c in expected_spans(fixes).items()}
-
-    def arrived():
-        now = diff(read_metrics(d), before)
-        got = {s: metric_sum(now, "propwatch_spans_total", service_name=s) for s in want}
-        arrived.last = got
-        return all(got[s] >= want[s] for s in want)
-    arrived.last = {}
-    try:
-        wait_until("every span at propwatch", arrived, a.delivery_timeout, d, SERVICES)
-    except DemoError as e:
-        raise DemoError(f"{e}: expected {want}, got {arrived.last}") from None
-
-    # Finalization: every trace idle for trace_idle_timeout and judged.
-    wait_until("trace finalization",
-               lambda: metric_sum(read_metrics(d), "propwatch_traces_tracked", state="live") == 0,
-               a.trace_idle_timeout + 30, d, ("propwatch",))
+    wait_for_spans(d, before, {s: c * a.requests for s, c in expected_spans(fixes).items()})
     after = read_metrics(d)
     delta = diff(after, before)
     results["_last_phase_end"] = time.monotonic()
@@ -439,11 +583,14 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def write_results(out: Path, results: dict, phases: list[str], meta: dict) -> None:
+def write_results(out: Path, results: dict, all_phases: list[str], meta: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    data = {"meta": meta, "phases": {p: results[p] for p in phases}}
+    data = {"meta": meta, "phases": {p: results[p] for p in all_phases}}
+    if "tail-sampling" in all_phases:
+        write_tail_results(out, results["tail-sampling"], meta)
+    phases = [p for p in all_phases if p != "tail-sampling"]
     # Bulky fields go to their own files.
-    for p in phases:
+    for p in all_phases:
         data["phases"][p] = {k: v for k, v in results[p].items() if k not in ("span_dump",)}
     (out / "results.json").write_text(json.dumps(data, indent=2) + "\n")
 
@@ -492,6 +639,40 @@ def write_results(out: Path, results: dict, phases: list[str], meta: dict) -> No
         (out / "fixed_request_trace.json").write_text(json.dumps(dump["json"], indent=2) + "\n")
 
 
+def write_tail_results(out: Path, r: dict, meta: dict) -> None:
+    def where(found: dict) -> str:
+        return ", ".join(f"instance {i} ({c} spans)" for i, c in found.items()) or "dropped"
+    lines = [
+        "# Demo results: the tail-sampling tier",
+        "",
+        f"All boundaries fixed; {r['normal_requests']} normal requests ({r['rate_per_s']:g}/s) plus one failing "
+        f"(`fail=1`, SERVER span status ERROR) and one slow (`delay_ms={r['slow_trace']['delay_ms']}`) "
+        f"request, through tier 1's `load_balancing` exporter (`routing_key: traceID`) to two "
+        f"tail-sampling instances (`demo/collector/tier2.yaml`: keep errors, keep traces over 500 ms, "
+        f"keep 1% of the rest, `num_traces: {r['num_traces_cap']}`). Behind each instance a second "
+        f"propwatch records what it kept; every request's trace id was looked up in both. "
+        f"Generated by `{meta['command']}` on {meta['date']} ({meta['machine']}).",
+        "",
+        "| what | result |",
+        "|---|---|",
+        f"| failing request's trace | {where(r['error_trace']['kept_by'])} |",
+        f"| slow request's trace | {where(r['slow_trace']['kept_by'])} |",
+        f"| normal traces kept | {r['normal_kept']} of {r['normal_requests']} "
+        f"({100 * r['normal_kept_fraction']:.1f}%; dropped {100 * (1 - r['normal_kept_fraction']):.1f}%) |",
+        f"| of which faster than {r['latency_threshold_ms']:.0f} ms (only the 1% policy applies) | "
+        f"{r['normal_fast_kept']} of {r['normal_fast']} kept "
+        f"({100 * r['normal_fast_kept'] / max(r['normal_fast'], 1):.1f}%) |",
+        f"| of which slower than {r['latency_threshold_ms']:.0f} ms on their own (durations from propwatch's "
+        f"trace API) | {r['normal_slow_kept']} of {r['normal_slow']} kept |",
+        f"| kept traces per instance | " + ", ".join(f"{i}: {c}" for i, c in r["traces_kept_per_instance"].items()) + " |",
+        f"| traces kept by both instances (split by routing) | {r['traces_kept_by_both_instances']} |",
+        f"| kept traces missing spans | {r['kept_traces_not_whole']} |",
+        "",
+        "propwatch in tier 1 saw every span of every request, before this sampler.",
+    ]
+    (out / "tail_sampling.md").write_text("\n".join(lines) + "\n")
+
+
 # --- main ------------------------------------------------------------------
 
 def main() -> int:
@@ -514,6 +695,12 @@ def main() -> int:
     ap.add_argument("--window", type=int, default=15, help="tap sliding window, seconds")
     ap.add_argument("--delivery-timeout", type=float, default=90,
                     help="seconds to wait for every span of a phase to reach propwatch")
+    ap.add_argument("--tail-requests", type=int, default=1000,
+                    help="normal requests of the tail-sampling phase (it keeps ~1%% of them)")
+    ap.add_argument("--tail-rate", type=float, default=50,
+                    help="requests per second in the tail-sampling phase")
+    ap.add_argument("--slow-ms", type=int, default=800,
+                    help="delay of the slow request (tier2.yaml keeps traces over 500 ms)")
     ap.add_argument("--keep-work", action="store_true", help="keep logs even on success")
     ap.add_argument("--command", default="scripts/demo.sh", help="recorded in the results")
     a = ap.parse_args()
@@ -536,7 +723,10 @@ def main() -> int:
     try:
         start_infrastructure(d)
         for p in phases:
-            run_phase(d, p, results)
+            if p == "tail-sampling":
+                run_tail_sampling(d, results)
+            else:
+                run_phase(d, p, results)
         meta = {
             "requests": a.requests,
             "command": a.command,

@@ -67,15 +67,48 @@ def check_phase(name: str, phase: dict) -> None:
     check(phase["capacity_evictions"] == 0, f"{name}: no capacity evictions")
 
 
+def check_tail_sampling(t: dict) -> None:
+    """DESIGN 4.3: the tail-sampling tier keeps the injected error trace and
+    the slow trace whole, drops ~99% of the rest, and load_balancing by trace
+    id never splits a trace across instances."""
+    whole = 6
+    for what in ("error_trace", "slow_trace"):
+        kept_by = t[what]["kept_by"]
+        check(len(kept_by) == 1 and list(kept_by.values()) == [whole],
+              f"tail-sampling: {what.replace('_', ' ')} kept whole by one instance: {kept_by}")
+    n, kept = t["normal_fast"], t["normal_fast_kept"]
+    check(n >= 0.9 * t["normal_requests"],
+          f"tail-sampling: {n} of {t['normal_requests']} normal traces under the latency threshold")
+    # 1% probabilistic policy: binomial(n, 0.01). For n = 900..1000 the chance
+    # of more than 3% is below 1e-7; of none kept at all, about 1e-4.
+    check(0 < kept <= max(3, 0.03 * n),
+          f"tail-sampling: {kept} of {n} fast normal traces kept ({100 * kept / max(n, 1):.1f}%, policy 1%)")
+    check(t["normal_slow_kept"] == t["normal_slow"],
+          f"tail-sampling: every normal trace over the latency threshold kept "
+          f"({t['normal_slow_kept']} of {t['normal_slow']})")
+    check(t["traces_kept_by_both_instances"] == 0,
+          "tail-sampling: no trace reached both instances (routing by trace id)")
+    check(t["kept_traces_not_whole"] == 0, "tail-sampling: every kept trace has all its spans")
+    per = t["traces_kept_per_instance"]
+    check(sum(per.values()) == t["normal_kept"] + 2 and all(per.values()),
+          f"tail-sampling: both instances kept traces {per}")
+    check(t["num_traces_cap"] is not None and t["num_traces_cap"] > 0,
+          f"tail-sampling: num_traces capped in tier2.yaml ({t['num_traces_cap']})")
+
+
 def main() -> int:
     mode, out = sys.argv[1], Path(sys.argv[2])
     data = json.loads((out / "results.json").read_text())
     phases = data["phases"]
     if mode == "demo":
-        check(list(phases) == ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed"],
+        check(list(phases) == ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed",
+                               "tail-sampling"],
               f"phases in order: {list(phases)}")
         for name, phase in phases.items():
-            check_phase(name, phase)
+            if name != "tail-sampling":
+                check_phase(name, phase)
+        check_tail_sampling(phases["tail-sampling"])
+        check((out / "tail_sampling.md").stat().st_size > 0, "tail_sampling.md written")
         fixed = phases["all-fixed"]
         for svc in ("worker", "consumer"):
             rate = fixed["services"][svc]["orphan_rate"]

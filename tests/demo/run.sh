@@ -2,8 +2,10 @@
 # CI stage "demo end to end" (scripts/test.sh): the three services' own unit
 # tests (pytest, node:test, go test; no broker needed), then the real demo — Kafka,
 # both collector tiers, propwatch, the Python/Go/Node services — twice:
-#  1. baseline, each fix alone, all fixed; check_results.py demo asserts each
-#     broken boundary orphans exactly its own spans and each fix removes them;
+#  1. baseline, each fix alone, all fixed, tail sampling; check_results.py
+#     demo asserts each broken boundary orphans exactly its own spans, each
+#     fix removes them, and the tail-sampling tier keeps the error and slow
+#     traces whole, ~1% of the rest, never splitting a trace;
 #  2. fixed then broken; check_results.py gate asserts `propwatch check`
 #     passes on the fixed request and fails on the broken one.
 # Results go to a temporary folder (docs/results/ is only written by a
