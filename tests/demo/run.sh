@@ -26,7 +26,15 @@ NODE_PATH="$DEMO_CONSUMER_DIR/node_modules" node --test demo/services/consumer/c
 ensure_go 1.26.0 go1.26.8
 (cd demo/services/worker && GOFLAGS=-mod=readonly go test -count=1 ./...)
 
-echo "== demo: baseline, each fix alone, all fixed"
+echo "== collector configs validate against the built collector"
+collector_env="$(demo/collector/build.sh)"; eval "$collector_env"
+for config in deploy/collector/propwatch-fanout.yaml demo/collector/tier1.yaml \
+              demo/collector/tier2.yaml; do
+  "$DEMO_OTELCOL" validate --config="$config" || die "$config does not validate"
+  echo "ok $config"
+done
+
+echo "== demo: baseline, each fix alone, all fixed, tail sampling"
 out="$(mktemp -d /tmp/propwatch-demo-results.XXXXXX)"
 trap 'rm -rf "$out"' EXIT
 
