@@ -3,7 +3,8 @@
 
 Starts Kafka, propwatch, the two collector tiers and the three services as
 plain processes on 127.0.0.1, then runs each phase (baseline = all broken,
-each fix alone, all fixed): restarts the services with the phase's fixes,
+each fix alone, all fixed; then tail-sampling, see run_tail_sampling):
+restarts the services with the phase's fixes,
 drives N user requests through the gateway, waits until every span reached
 propwatch and every trace was finalized, and reads propwatch's /metrics.
 The per-phase numbers are counter increases over the phase, so nothing is
@@ -38,6 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
+DEFAULT_OUT = ROOT / "docs" / "results"
+PROPAGATION_DOC = ROOT / "docs" / "propagation.md"
 
 SERVICES = ("gateway", "worker", "consumer")
 
@@ -173,7 +176,9 @@ class Demo:
         self.procs[name] = proc
         return proc
 
-    def stop(self, name: str, timeout: float = 15.0) -> None:
+    def stop(self, name: str, timeout: float = 30.0) -> None:
+        # 30 s: the worker's own shutdown (HTTP, pool, producer, exporter)
+        # may take up to 4 x 5 s before its last spans are flushed.
         proc = self.procs.pop(name, None)
         if proc is None:
             return
@@ -184,7 +189,10 @@ class Demo:
                 p.wait(timeout)
             except subprocess.TimeoutExpired:
                 log(f"{name} did not stop in {timeout:.0f}s after SIGTERM; killing it")
-                os.killpg(p.pid, signal.SIGKILL)
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
                 p.wait()
 
     def check_alive(self, name: str) -> None:
@@ -194,12 +202,24 @@ class Demo:
                             + tail(proc.log_path))
 
     def stop_all(self) -> None:
-        for name in reversed(list(self.procs)):
-            self.stop(name)
-        if self.kafka_started:
-            subprocess.run([str(DEMO / "kafka" / "stop.sh"), str(self.work / "kafka")],
-                           env=self.env, check=False)
-            self.kafka_started = False
+        """Stops everything started, newest first; one failure does not keep
+        the rest running. Signals are ignored meanwhile (a second Ctrl-C
+        must not abandon the clean-up)."""
+        old = {sig: signal.signal(sig, signal.SIG_IGN)
+               for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        try:
+            for name in reversed(list(self.procs)):
+                try:
+                    self.stop(name)
+                except Exception as e:  # noqa: BLE001 (keep stopping the others)
+                    log(f"could not stop {name}: {e}")
+            if self.kafka_started:
+                subprocess.run(["bash", str(DEMO / "kafka" / "stop.sh"), str(self.work / "kafka")],
+                               env=self.env, check=False)
+                self.kafka_started = False
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
 
 
 def tail(path: Path, lines: int = 25) -> str:
@@ -210,9 +230,14 @@ def tail(path: Path, lines: int = 25) -> str:
     return "\n".join("    " + l for l in text[-lines:])
 
 
+# Every address is loopback: never go through an http_proxy from the
+# environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with _OPENER.open(url, timeout=timeout) as r:
             return r.status, r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
@@ -259,6 +284,9 @@ def start_infrastructure(d: Demo) -> None:
         f"--trace-idle-timeout={a.trace_idle_timeout}s",
         f"--window={a.window}s",
         "--window-resolution=1s",
+        # The trace API must still hold each phase's first request (the gate)
+        # and every tail-sampling trace (durations) when they are looked up.
+        f"--trace-store-max-traces={max(10000, 8 * (5 * 4 * a.requests + a.tail_requests + 2))}",
     ])
     wait_until("propwatch /healthz", healthy(f"http://{d.admin()}/healthz"), 30, d, ("propwatch",))
 
@@ -327,14 +355,24 @@ def drive(d: Demo, phase: str, n: int, rate: float = 0.0) -> list[str]:
             raise DemoError(f"request {phase}-{i}: gateway answered {status}")
         return trace_id
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=d.args.concurrency) as pool:
-        if rate <= 0:
-            return list(pool.map(one, range(n)))
-        t0, futures = time.monotonic(), []
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=d.args.concurrency)
+    futures = []
+    try:
+        t0 = time.monotonic()
         for i in range(n):
-            time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+            if rate > 0:
+                time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+            # Stop early rather than queue requests behind a failure.
+            for f in futures[-d.args.concurrency:]:
+                if f.done() and f.exception():
+                    f.result()
+            if i % 50 == 0:
+                for name in SERVICES:
+                    d.check_alive(name)
             futures.append(pool.submit(one, i))
         return [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def diff(after, before):
@@ -362,8 +400,12 @@ def wait_for_spans(d: Demo, before, want: dict[str, int]) -> None:
 
 def checkout(d: Demo, order: str, extra: str = "") -> tuple[int, str]:
     """One user request; returns (HTTP status, the request's trace id)."""
-    status, body = http_get(
-        f"http://127.0.0.1:{d.port('DEMO_GATEWAY_PORT')}/checkout?order={order}{extra}", timeout=15)
+    try:
+        status, body = http_get(
+            f"http://127.0.0.1:{d.port('DEMO_GATEWAY_PORT')}/checkout?order={order}{extra}",
+            timeout=15)
+    except OSError as e:  # URLError, timeouts, refused connections
+        raise DemoError(f"request {order}: gateway unreachable: {e}") from None
     try:
         return status, json.loads(body)["trace_id"]
     except (ValueError, KeyError):
@@ -380,7 +422,14 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
     fixes_value, meaning = PHASES["tail-sampling"]
     log(f"phase tail-sampling: {meaning}")
     start_services(d, fixes_value)
+    admins = {i: f"127.0.0.1:{d.port(f'DEMO_SAMPLED_TAP_{i.upper()}_ADMIN_PORT')}" for i in TAIL_INSTANCES}
+
+    def sampled_span_total():
+        return sum(metric_sum(parse_metrics(http_get(f"http://{adm}/metrics")[1]), "propwatch_spans_total")
+                   for adm in admins.values())
+
     before = read_metrics(d)
+    sampled_before = sampled_span_total()
     t0 = time.monotonic()
     # Paced: a burst beyond what the worker's pool and Kafka sustain makes
     # every trace slow (queueing), and the latency policy rightly keeps them.
@@ -394,22 +443,27 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
     log(f"  {n} normal + 1 failing + 1 slow ({a.slow_ms} ms) requests in {time.monotonic() - t0:.1f}s")
     wait_for_spans(d, before, {s: c * (n + 2) for s, c in expected_spans({"http", "async", "kafka"}).items()})
 
-    admins = {i: f"127.0.0.1:{d.port(f'DEMO_SAMPLED_TAP_{i.upper()}_ADMIN_PORT')}" for i in TAIL_INSTANCES}
-
-    def sampled_span_total():
-        return sum(metric_sum(parse_metrics(http_get(f"http://{adm}/metrics")[1]), "propwatch_spans_total")
+    # The sampler decides decision_wait after a trace's first span; wait until
+    # both sampled taps have received the two traces that must be kept, then
+    # until they have stopped receiving for 3 s.
+    def kept_anywhere(trace_id: str) -> bool:
+        return any(http_get(f"http://{adm}/api/v1/traces/{trace_id}")[0] == 200
                    for adm in admins.values())
 
-    # The sampler decides decision_wait after a trace's first span; wait until
-    # both sampled taps have stopped receiving for 3 s.
-    deadline, last, last_change = time.monotonic() + 60, -1.0, time.monotonic()
-    while time.monotonic() < deadline:
+    wait_until("the sampled taps to receive the failing and the slow trace",
+               lambda: kept_anywhere(error_id) and kept_anywhere(slow_id),
+               60, d, ("collector-tier2a", "collector-tier2b"))
+    last, last_change, deadline = -1.0, time.monotonic(), time.monotonic() + 60
+    while True:
         now = sampled_span_total()
         if now != last:
             last, last_change = now, time.monotonic()
-        elif now > 0 and time.monotonic() - last_change >= 3:
+        elif time.monotonic() - last_change >= 3:
             break
+        if time.monotonic() > deadline:
+            raise DemoError("the sampled taps were still receiving spans after 60 s")
         time.sleep(0.5)
+    log(f"  sampled taps received {int(last - sampled_before)} spans")
 
     def lookup(trace_id: str) -> dict[str, int]:
         found = {}
@@ -464,6 +518,7 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
         "num_traces_cap": int(num_traces.group(1)) if num_traces else None,
     }
     stop_services(d)
+    results["_last_phase_end"] = time.monotonic()
     r = results["tail-sampling"]
     log(f"  kept: error {error_found or 'NO'}, slow {slow_found or 'NO'}, "
         f"{kept_normal}/{n} normal ({100 * r['normal_kept_fraction']:.1f}%), per instance {per_instance}")
@@ -639,6 +694,19 @@ def write_results(out: Path, results: dict, all_phases: list[str], meta: dict) -
         (out / "fixed_request_trace.json").write_text(json.dumps(dump["json"], indent=2) + "\n")
 
 
+def update_propagation_doc(table: Path) -> None:
+    """docs/propagation.md quotes the measured table between markers; keep it
+    equal to the run that just wrote docs/results/."""
+    lines = table.read_text().splitlines()
+    body = "\n".join(lines[next(i for i, l in enumerate(lines) if l.startswith("Measured by")):])
+    doc = PROPAGATION_DOC.read_text()
+    new = re.sub(r"<!-- BEGIN RESULTS -->.*<!-- END RESULTS -->",
+                 lambda _: f"<!-- BEGIN RESULTS -->\n{body}\n<!-- END RESULTS -->", doc, flags=re.S)
+    if new != doc:
+        PROPAGATION_DOC.write_text(new)
+        log(f"updated the measured table in {PROPAGATION_DOC.relative_to(ROOT)}")
+
+
 def write_tail_results(out: Path, r: dict, meta: dict) -> None:
     def where(found: dict) -> str:
         return ", ".join(f"instance {i} ({c} spans)" for i, c in found.items()) or "dropped"
@@ -659,10 +727,10 @@ def write_tail_results(out: Path, r: dict, meta: dict) -> None:
         f"| slow request's trace | {where(r['slow_trace']['kept_by'])} |",
         f"| normal traces kept | {r['normal_kept']} of {r['normal_requests']} "
         f"({100 * r['normal_kept_fraction']:.1f}%; dropped {100 * (1 - r['normal_kept_fraction']):.1f}%) |",
-        f"| of which faster than {r['latency_threshold_ms']:.0f} ms (only the 1% policy applies) | "
+        f"| of which under {r['latency_threshold_ms'] - 5:.0f} ms (only the 1% policy applies) | "
         f"{r['normal_fast_kept']} of {r['normal_fast']} kept "
         f"({100 * r['normal_fast_kept'] / max(r['normal_fast'], 1):.1f}%) |",
-        f"| of which slower than {r['latency_threshold_ms']:.0f} ms on their own (durations from propwatch's "
+        f"| of which over {r['latency_threshold_ms'] + 5:.0f} ms on their own (durations from propwatch's "
         f"trace API) | {r['normal_slow_kept']} of {r['normal_slow']} kept |",
         f"| kept traces per instance | " + ", ".join(f"{i}: {c}" for i, c in r["traces_kept_per_instance"].items()) + " |",
         f"| traces kept by both instances (split by routing) | {r['traces_kept_by_both_instances']} |",
@@ -690,7 +758,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     ap.add_argument("--phases", default=",".join(DEFAULT_PHASES),
                     help=f"comma-separated, run in this order; known: {', '.join(PHASES)}")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "results"), help="results folder")
+    ap.add_argument("--out", default=str(DEFAULT_OUT), help="results folder")
     ap.add_argument("--trace-idle-timeout", type=int, default=3, help="seconds (the tap's default is 30)")
     ap.add_argument("--window", type=int, default=15, help="tap sliding window, seconds")
     ap.add_argument("--delivery-timeout", type=float, default=90,
@@ -709,13 +777,34 @@ def main() -> int:
     for p in phases:
         if p not in PHASES:
             ap.error(f"unknown phase {p!r}; known: {', '.join(PHASES)}")
-    if a.requests < 1:
-        ap.error("--requests must be >= 1")
+    if len(set(phases)) != len(phases):
+        ap.error("--phases names a phase twice")
+    if not phases:
+        ap.error("--phases is empty")
+    if Path(a.out).resolve() == DEFAULT_OUT and phases != DEFAULT_PHASES:
+        ap.error(f"{DEFAULT_OUT.relative_to(ROOT)} holds the full run's results; "
+                 "give a partial run its own --out")
+    if a.requests < 1 or a.concurrency < 1:
+        ap.error("--requests and --concurrency must be >= 1")
+    if a.tail_requests < 100 or a.tail_rate <= 0:
+        ap.error("--tail-requests must be >= 100 (the 1% policy needs a sample) and --tail-rate > 0")
 
-    env = dict(os.environ)
+    # The children inherit no OpenTelemetry settings from this shell (a
+    # sampler, a propagator or OTEL_SDK_DISABLED would change what is
+    # measured), and never reach loopback through a proxy.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     for k, v in PORT_DEFAULTS.items():
         env.setdefault(k, str(v))
     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{env['DEMO_COLLECTOR_GRPC_PORT']}"
+    for k in ("no_proxy", "NO_PROXY"):
+        env[k] = ",".join(filter(None, [env.get(k, ""), "127.0.0.1", "localhost"]))
+
+    # SIGTERM / SIGHUP (a CI timeout, a closed terminal) take the same path
+    # as Ctrl-C, so the finally block stops every process.
+    def interrupt(signum, _frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
     work = Path(tempfile.mkdtemp(prefix="propwatch-demo-"))
     d = Demo(a, work, env)
     results: dict = {}
@@ -737,14 +826,16 @@ def main() -> int:
         }
         write_results(Path(a.out), results, phases, meta)
         log(f"results written to {a.out}")
+        if Path(a.out).resolve() == DEFAULT_OUT:
+            update_propagation_doc(Path(a.out) / "orphan_rates.md")
         if "all-fixed" in phases and results["all-fixed"]["span_dump"]["problems"]:
             log("the fixed request's trace is NOT the expected chain: "
                 + "; ".join(results["all-fixed"]["span_dump"]["problems"]))
         ok = True
     except DemoError as e:
         log(f"FAILED: {e}")
-    except KeyboardInterrupt:
-        log("interrupted")
+    except KeyboardInterrupt as e:
+        log(f"interrupted {e}")
     finally:
         d.stop_all()
         if ok and not a.keep_work:

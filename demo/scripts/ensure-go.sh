@@ -5,7 +5,7 @@
 # ships 1.19) it fetches FALLBACK as the module golang.org/toolchain through
 # the Go module proxy (the same module the go command's GOTOOLCHAIN switching
 # downloads) and runs it from the module cache. With no `go` at all it
-# installs Debian's golang-go first (root only), just to do that download.
+# installs Debian's golang-go first (root or sudo), just to do that download.
 # Needs the caller's log() and die().
 
 version_ge() { # $1 >= $2 (dotted versions)
@@ -21,13 +21,11 @@ ensure_go() {
     export PATH="/usr/local/go/bin:$PATH"
   fi
   if ! command -v go >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      log "no go in PATH: installing Debian's golang-go (only used to fetch $fallback)"
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go >&2 \
-        || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go >&2; }
-    else
-      die "no go in PATH; install Go >= $min (or run as root on Debian to let this script do it)"
-    fi
+    command -v apt-get >/dev/null 2>&1 || die "no go in PATH; install Go >= $min"
+    log "no go in PATH: installing Debian's golang-go (only used to fetch $fallback)"
+    # shellcheck source=SCRIPTDIR/../../scripts/lib/apt.sh
+    . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/apt.sh"
+    apt_install golang-go ca-certificates || die "could not install golang-go"
   fi
   have=$(go_version)
   [ -n "$have" ] || die "cannot tell the version of $(command -v go)"

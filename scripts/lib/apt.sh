@@ -22,10 +22,11 @@ apt_install() {
     sudo="sudo"
   fi
   echo "apt-get install ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
+  # Through env: sudo resets the environment. -n: fail rather than prompt.
+  [ -z "$sudo" ] || sudo="sudo -n"
   if [ "$_apt_updated" = 0 ]; then
-    $sudo apt-get update -qq >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
     _apt_updated=1
   fi
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }

@@ -90,8 +90,10 @@ def check_tail_sampling(t: dict) -> None:
           "tail-sampling: no trace reached both instances (routing by trace id)")
     check(t["kept_traces_not_whole"] == 0, "tail-sampling: every kept trace has all its spans")
     per = t["traces_kept_per_instance"]
-    check(sum(per.values()) == t["normal_kept"] + 2 and all(per.values()),
-          f"tail-sampling: both instances kept traces {per}")
+    # Not asserted: that both instances kept something. With ~12 kept traces
+    # all landing on one instance ~0.3% of the time, that would be flaky.
+    check(sum(per.values()) == t["normal_kept"] + 2,
+          f"tail-sampling: kept traces per instance add up {per}")
     check(t["num_traces_cap"] is not None and t["num_traces_cap"] > 0,
           f"tail-sampling: num_traces capped in tier2.yaml ({t['num_traces_cap']})")
 

@@ -36,7 +36,12 @@ done
 
 echo "== demo: baseline, each fix alone, all fixed, tail sampling"
 out="$(mktemp -d /tmp/propwatch-demo-results.XXXXXX)"
-trap 'rm -rf "$out"' EXIT
+# Kept when a step fails, for a look at results.json and the reports.
+cleanup() {
+  local status=$?
+  if [ "$status" = 0 ]; then rm -rf "$out"; else log "results kept in $out"; fi
+}
+trap cleanup EXIT
 
 scripts/demo.sh --requests="${PROPWATCH_DEMO_REQUESTS:-30}" --out="$out/demo" \
   --command="tests/demo/run.sh"
