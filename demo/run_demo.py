@@ -39,6 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
+sys.path.insert(0, str(ROOT / "scripts" / "lib"))
+from promtext import parse_samples  # noqa: E402 (the shared parser, found via the path above)
 DEFAULT_OUT = ROOT / "docs" / "results"
 PROPAGATION_DOC = ROOT / "docs" / "propagation.md"
 
@@ -56,6 +58,14 @@ PHASES = {
 }
 DEFAULT_PHASES = ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed", "tail-sampling"]
 TAIL_INSTANCES = ("a", "b")
+
+BOUNDARIES = ("http", "async", "kafka")
+
+
+def parse_fixes(value: str) -> set[str]:
+    """DEMO_FIXES ("http,kafka", "all" or empty) -> the fixed boundaries."""
+    return set(BOUNDARIES) if value == "all" else set(filter(None, value.split(",")))
+
 
 # A fixed request is 6 spans: gateway SERVER + CLIENT, worker SERVER +
 # INTERNAL + PRODUCER, consumer CONSUMER (demo/README.md). The legacy HTTP
@@ -104,22 +114,13 @@ def log(msg: str) -> None:
 
 # --- Prometheus text format --------------------------------------------------
 
-_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)')
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
 def parse_metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """{(name, sorted label pairs): value} for every sample line."""
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = _SAMPLE.match(line)
-        if not m:
-            continue
-        labels = tuple(sorted(_LABEL.findall(m.group(3) or "")))
-        out[(m.group(1), labels)] = float(m.group(4))
-    return out
+    """{(name, sorted label pairs): value} for every sample; raises DemoError
+    on a malformed scrape rather than reading part of it."""
+    try:
+        return {(n, tuple(sorted(labels.items()))): v for n, labels, v in parse_samples(text)}
+    except ValueError as e:
+        raise DemoError(f"propwatch /metrics: {e}") from None
 
 
 def metric_sum(samples, name: str, **want: str) -> float:
@@ -441,7 +442,7 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
     if status != 200:
         raise DemoError(f"the slow request answered {status}, expected 200")
     log(f"  {n} normal + 1 failing + 1 slow ({a.slow_ms} ms) requests in {time.monotonic() - t0:.1f}s")
-    wait_for_spans(d, before, {s: c * (n + 2) for s, c in expected_spans({"http", "async", "kafka"}).items()})
+    wait_for_spans(d, before, {s: c * (n + 2) for s, c in expected_spans(parse_fixes(fixes_value)).items()})
 
     # The sampler decides decision_wait after a trace's first span; wait until
     # both sampled taps have received the two traces that must be kept, then
@@ -498,7 +499,7 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
     fast = [f for f, ms in zip(normal_found, normal_ms) if ms < threshold - 5]
     slow = [f for f, ms in zip(normal_found, normal_ms) if ms > threshold + 5]
     results["tail-sampling"] = {
-        "fixes": ["async", "http", "kafka"],
+        "fixes": sorted(parse_fixes(fixes_value)),
         "meaning": meaning,
         "requests": n + 2,
         "latency_threshold_ms": threshold,
@@ -527,7 +528,7 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
 def run_phase(d: Demo, phase: str, results: dict) -> None:
     a = d.args
     fixes_value, meaning = PHASES[phase]
-    fixes = {"http", "async", "kafka"} if fixes_value == "all" else set(filter(None, fixes_value.split(",")))
+    fixes = parse_fixes(fixes_value)
     log(f"phase {phase}: {meaning} (DEMO_FIXES={fixes_value!r})")
     start_services(d, fixes_value)
 

@@ -12,8 +12,13 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from typing import Callable, Dict, Iterable, Optional, Tuple
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                "scripts", "lib"))
+from promtext import parse_samples  # noqa: E402 (the shared parser, found via the path above)
 
 # Every test talks to 127.0.0.1 only.
 LOOPBACK = "127.0.0.1"
@@ -32,39 +37,9 @@ def series_key(name: str, labels: Dict[str, str]) -> str:
     return name + "{" + ",".join(f"{k}={labels[k]}" for k in sorted(labels)) + "}"
 
 
-_SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$")
-_LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
-
-
-def _unescape(v: str) -> str:
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "\\": "\\", '"': '"'}.get(m.group(1), m.group(0)), v)
-
-
 def parse_prometheus(text: str) -> Dict[str, float]:
     """Prometheus text exposition -> {series_key: value}. Raises on a malformed line."""
-    out: Dict[str, float] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        m = _SAMPLE_RE.match(line)
-        if not m:
-            raise ValueError(f"metrics line {lineno} malformed: {line!r}")
-        name, _, label_text, value = m.group(1), m.group(2), m.group(3), m.group(4)
-        labels: Dict[str, str] = {}
-        pos = 0
-        label_text = label_text or ""
-        while pos < len(label_text):
-            lm = _LABEL_RE.match(label_text, pos)
-            if not lm:
-                raise ValueError(f"metrics line {lineno}: bad labels: {line!r}")
-            labels[lm.group(1)] = _unescape(lm.group(2))
-            pos = lm.end()
-        key = series_key(name, labels)
-        if key in out:
-            raise ValueError(f"metrics line {lineno}: duplicate series {key}")
-        out[key] = float(value)  # float() accepts +Inf, -Inf, NaN
-    return out
+    return {series_key(name, labels): value for name, labels, value in parse_samples(text)}
 
 
 class Metrics(dict):
