@@ -386,9 +386,9 @@ EngineOnlyResult EngineOnly(const std::vector<PreEncoded>& requests, double seco
     for (const auto& s : records[i]) orig[i].push_back(s.trace_id);
   }
   const propwatch::EngineOptions options = TapSettings().engine;
-  auto engine = propwatch::Engine::Create(options);
-  if (!engine.ok()) {
-    std::fprintf(stderr, "engine: %s\n", engine.status().ToString().c_str());
+  std::unique_ptr<propwatch::Engine> engine;
+  if (propwatch::Status s = propwatch::Engine::Create(options, &engine); !s.ok()) {
+    std::fprintf(stderr, "engine: %s\n", s.ToString().c_str());
     std::exit(2);
   }
   uint64_t spans = 0, gen = gen0;
@@ -405,15 +405,15 @@ EngineOnlyResult EngineOnly(const std::vector<PreEncoded>& requests, double seco
       std::memcpy(o.data(), orig[k][j].bytes.data(), 16);
       PatchedId(o, gen, recs[j].trace_id.bytes.data());
     }
-    spans += (*engine)->Ingest(recs).accepted;
+    spans += engine->Ingest(recs).accepted;
     now = SteadyClock::now();
     if (now - last_advance >= std::chrono::seconds(1)) {  // as the tap's advance thread
-      (*engine)->Advance();
+      engine->Advance();
       last_advance = now;
     }
   } while (now < end);
   EngineOnlyResult r{static_cast<double>(spans) / Seconds(now - t0), 0, 0, 0, spans};
-  const propwatch::Snapshot snap = (*engine)->Collect();
+  const propwatch::Snapshot snap = engine->Collect();
   for (const auto& s : snap.services) r.spans_counted += s.total.spans + s.total.duplicate_spans;
   r.live = snap.stats.live_traces;
   r.evicted = snap.stats.traces_evicted_capacity;

@@ -19,8 +19,28 @@ namespace {
 
 uint32_t DefaultShards() {
   const uint32_t hw = std::max(1u, std::thread::hardware_concurrency());
-  return std::max<uint32_t>(4, std::bit_ceil(2 * hw));
+  return std::min<uint32_t>(1024, std::max<uint32_t>(4, std::bit_ceil(2 * hw)));
 }
+
+// Stripes in use: a power of two, and no more than max_traces so that every
+// stripe's share of the cap is at least one trace.
+uint32_t StripeCount(const EngineOptions& options) {
+  const uint32_t requested = options.shards ? options.shards : DefaultShards();
+  return requested;
+}
+
+// MurmurHash3's 64-bit finalizer: a bijection in which every input bit
+// affects every output bit.
+inline uint64_t Mix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+int64_t ToNanos(Timestamp t) { return t.time_since_epoch().count(); }
 
 bool IsOutbound(SpanKind kind) { return kind == SpanKind::kClient || kind == SpanKind::kProducer; }
 
@@ -59,9 +79,10 @@ class RecentNames {
 
 class EngineImpl {
  public:
-  EngineImpl(const EngineOptions& options, const Clock* clock)
+  // REQUIRES: options.Validate().ok() and options.clock != nullptr.
+  explicit EngineImpl(const EngineOptions& options)
       : options_(options),
-        clock_(clock),
+        clock_(options.clock),
         services_(options.max_services,
                   [patterns = options.entry_point_services](std::string_view name) {
                     for (const std::string& p : patterns) {
@@ -70,18 +91,21 @@ class EngineImpl {
                     return false;
                   }),
         destinations_(options.max_destinations),
-        start_ns_(absl::ToUnixNanos(clock->Now())),
+        start_ns_(ToNanos(clock_->Now())),
+        stripe_shift_(64 - std::countr_zero(StripeCount(options))),
         last_now_ns_(start_ns_),
-        window_(start_ns_, absl::ToInt64Nanoseconds(options.window_resolution),
-                absl::ToInt64Nanoseconds(options.window_length) /
-                    absl::ToInt64Nanoseconds(options.window_resolution)) {
-    const uint32_t count = options.shards ? options.shards : DefaultShards();
+        window_(start_ns_, options.window_resolution.count(),
+                options.window_length / options.window_resolution) {
+    const uint32_t count = StripeCount(options);
     Shard::Limits limits;
-    limits.max_traces = std::max<uint32_t>(1, (options.max_traces + count - 1) / count);
     limits.max_spans_per_trace = options.max_spans_per_trace;
-    limits.idle_timeout_ns = absl::ToInt64Nanoseconds(options.trace_idle_timeout);
-    limits.retention_ns = absl::ToInt64Nanoseconds(options.late_span_retention);
-    for (uint32_t i = 0; i < count; ++i) shards_.push_back(std::make_unique<Shard>(limits));
+    limits.idle_timeout_ns = options.trace_idle_timeout.count();
+    limits.retention_ns = options.late_span_retention.count();
+    for (uint32_t i = 0; i < count; ++i) {
+      // Exact shares: they sum to max_traces, and each is >= 1 (count <= max_traces).
+      limits.max_traces = std::max<uint32_t>(1, (options.max_traces + count - 1) / count);
+      shards_.push_back(std::make_unique<Shard>(limits));
+    }
     sampled_boundary_.store(0, std::memory_order_relaxed);
   }
 
@@ -211,7 +235,7 @@ class EngineImpl {
     Merge(&totals, &unpaired, &shard_stats, &stats);
 
     Snapshot snap;
-    snap.time = absl::FromUnixNanos(now);
+    snap.time = Timestamp(Duration(now));
     snap.window_length = options_.window_length;
     std::vector<ServiceCounters> baseline;
     uint64_t baseline_distinct = 0;
@@ -221,7 +245,7 @@ class EngineImpl {
       const WindowRing::Sample& sample = window_.Baseline(now, &baseline_ns);
       baseline = sample.services;
       baseline_distinct = sample.distinct_trace_ids;
-      snap.window_covered = absl::Nanoseconds(now - baseline_ns);
+      snap.window_covered = Duration(now - baseline_ns);
     }
 
     std::vector<std::string> names, destination_names;
@@ -277,7 +301,7 @@ class EngineImpl {
  private:
   // The clock, clamped so that time never runs backwards inside the engine.
   int64_t Now() {
-    const int64_t t = absl::ToUnixNanos(clock_->Now());
+    const int64_t t = ToNanos(clock_->Now());
     int64_t prev = last_now_ns_.load(std::memory_order_relaxed);
     while (t > prev && !last_now_ns_.compare_exchange_weak(prev, t)) {
     }
@@ -289,16 +313,17 @@ class EngineImpl {
   }
 
   uint32_t ShardOf(const TraceId& id) const {
-    // A different mix from the shard's own table hash, so the stripe choice
-    // does not correlate with bucket positions inside a stripe.
+    // Every byte of the id moves the result: both halves go through a full
+    // avalanche mix, and the stripe is the top bits of it (a stripe's own
+    // table indexes by low bits of another hash, so the two do not correlate).
+    if (stripe_shift_ == 64) return 0;
     const uint64_t h = (id.High64() ^ id.Low64()) * 0x9E3779B97F4A7C15ull;
     return static_cast<uint32_t>(h >> 32) & (shards_.size() - 1);
   }
 
   void RollWindowIfDue(int64_t now) {
     // Cheap check first: one relaxed load per call.
-    const int64_t boundary = (now - start_ns_) /
-                             absl::ToInt64Nanoseconds(options_.window_resolution);
+    const int64_t boundary = (now - start_ns_) / options_.window_resolution.count();
     if (boundary > sampled_boundary_.load(std::memory_order_acquire)) AdvanceTo(now);
   }
 
@@ -338,6 +363,7 @@ class EngineImpl {
   NameRegistry services_;      // internally synchronized
   NameRegistry destinations_;  // internally synchronized
   const int64_t start_ns_;
+  const int stripe_shift_;  // 64 - log2(stripes)
   std::vector<std::unique_ptr<Shard>> shards_;  // size is a power of two
 
   std::atomic<int64_t> last_now_ns_;
@@ -352,15 +378,16 @@ class EngineImpl {
 
 }  // namespace detail
 
-Engine::Engine(const EngineOptions& options, const Clock* clock)
-    : impl_(std::make_unique<detail::EngineImpl>(options, clock)) {}
+Engine::Engine(std::unique_ptr<detail::EngineImpl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 
-absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options,
-                                                       const Clock* clock) {
-  if (absl::Status status = options.Validate(); !status.ok()) return status;
-  if (clock == nullptr) return absl::InvalidArgumentError("engine: clock must not be null");
-  return std::make_unique<Engine>(options, clock);
+Status Engine::Create(const EngineOptions& options, std::unique_ptr<Engine>* engine) {
+  if (engine == nullptr) return Status::InvalidArgument("Engine::Create: engine must not be null");
+  if (Status status = options.Validate(); !status.ok()) return status;
+  EngineOptions resolved = options;
+  if (resolved.clock == nullptr) resolved.clock = SystemClock::Default();
+  engine->reset(new Engine(std::make_unique<detail::EngineImpl>(resolved)));
+  return Status::Ok();
 }
 
 IngestResult Engine::Ingest(std::span<const SpanRecord> spans) { return impl_->Ingest(spans); }

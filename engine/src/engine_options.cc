@@ -1,20 +1,18 @@
 #include "propwatch/engine_options.h"
 
+#include <bit>
 #include <string>
 
 namespace propwatch {
 
-absl::Status EngineOptions::Validate() const {
-  // Debian's abseil is built with its own string_view (not std::), so build
-  // the message with std::string.
+Status EngineOptions::Validate() const {
   auto bad = [](std::string_view field, std::string_view why) {
     std::string message = "engine option ";
     message.append(field).append(": ").append(why);
-    return absl::InvalidArgumentError(message);
+    return Status::InvalidArgument(std::move(message));
   };
-  if (trace_idle_timeout <= absl::ZeroDuration())
-    return bad("trace_idle_timeout", "must be positive");
-  if (late_span_retention < absl::ZeroDuration())
+  if (trace_idle_timeout <= Duration::zero()) return bad("trace_idle_timeout", "must be positive");
+  if (late_span_retention < Duration::zero())
     return bad("late_span_retention", "must not be negative");
   if (max_traces == 0) return bad("max_traces", "must be at least 1");
   if (max_spans_per_trace == 0 || max_spans_per_trace > 65'535)
@@ -23,21 +21,18 @@ absl::Status EngineOptions::Validate() const {
     return bad("max_services", "must be in [1, 65000]");
   if (max_destinations == 0 || max_destinations > 65'000)
     return bad("max_destinations", "must be in [1, 65000]");
-  if (window_resolution <= absl::ZeroDuration())
-    return bad("window_resolution", "must be positive");
+  if (window_resolution <= Duration::zero()) return bad("window_resolution", "must be positive");
   if (window_length < window_resolution)
     return bad("window_length", "must be at least window_resolution");
-  const int64_t length_ns = absl::ToInt64Nanoseconds(window_length);
-  const int64_t step_ns = absl::ToInt64Nanoseconds(window_resolution);
-  if (length_ns / step_ns > 10'000)
+  if (window_length / window_resolution > 10'000)
     return bad("window_length", "more than 10000 window_resolution steps");
-  if (length_ns % step_ns != 0)
+  if (window_length % window_resolution != Duration::zero())
     return bad("window_length", "must be a whole multiple of window_resolution");
   if (shards > 1024) return bad("shards", "must be at most 1024");
   for (const std::string& pattern : entry_point_services) {
     if (pattern.empty()) return bad("entry_point_services", "empty pattern");
   }
-  return absl::OkStatus();
+  return Status::Ok();
 }
 
 }  // namespace propwatch

@@ -31,7 +31,7 @@ uint16_t NameRegistry::Intern(std::string_view name, bool* overflowed) {
   }
   // Evaluate the flag outside the lock: globs can be slow-ish.
   bool flag = flagger_ ? flagger_(name) : false;
-  MutexLock lock(&mu_);
+  SharedMutexLock lock(&mu_);
   if (auto id = FindLocked(name, overflowed)) return *id;  // another thread won
   const auto id = static_cast<uint16_t>(names_.size());
   ids_.emplace(std::string(name), id);

@@ -48,7 +48,7 @@ class NameRegistry {
   const uint32_t cap_;
   const std::function<bool(std::string_view)> flagger_;
 
-  mutable Mutex mu_;
+  mutable SharedMutex mu_;
   absl::flat_hash_map<std::string, uint16_t> ids_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> names_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> flags_ ABSL_GUARDED_BY(mu_);

@@ -5,8 +5,10 @@
 namespace propwatch::metrics {
 namespace {
 
-double PerSecond(uint64_t count, absl::Duration covered) {
-  const double seconds = absl::ToDoubleSeconds(covered);
+double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+double PerSecond(uint64_t count, Duration covered) {
+  const double seconds = Seconds(covered);
   return seconds > 0 ? static_cast<double>(count) / seconds : 0.0;
 }
 
@@ -55,7 +57,7 @@ void AppendEngineMetrics(const Snapshot& snap, FamilyBuilder* out) {
     out->Add(M::kServiceInfo, {svc, s.entry_point ? "true" : "false"}, 1);
   }
   const EngineStats& e = snap.stats;
-  out->Add(M::kWindowSeconds, {}, absl::ToDoubleSeconds(snap.window_covered));
+  out->Add(M::kWindowSeconds, {}, Seconds(snap.window_covered));
   out->Add(M::kDistinctTraceIds, {}, e.distinct_trace_ids);
   out->Add(M::kWindowDistinctTraceIdsPerSecond, {},
            PerSecond(e.distinct_trace_ids_window, snap.window_covered));

@@ -95,9 +95,9 @@ int Trace(const std::vector<std::string_view>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Debian's abseil is built without NDEBUG, so every Mutex lock would also
-  // run deadlock-cycle detection behind a process-wide lock (about 20% of
-  // ingest time in bench/engine_bench). Lock order is fixed by design here.
+  // Debian's abseil is built without NDEBUG, so every absl::Mutex lock would
+  // also run deadlock-cycle detection behind a process-wide lock. The engine
+  // no longer uses absl::Mutex; the tap's receivers and trace store still do.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {

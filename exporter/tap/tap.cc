@@ -21,9 +21,13 @@ class Tap::StoreObserver final : public receiver::SpanObserver {
 
 absl::StatusOr<std::unique_ptr<Tap>> Tap::Create(const TapConfig& config, const Clock* clock) {
   if (absl::Status s = ValidateTapConfig(config); !s.ok()) return s;
-  auto engine = Engine::Create(config.engine, clock);
-  if (!engine.ok()) return engine.status();
-  return std::unique_ptr<Tap>(new Tap(config, *std::move(engine)));
+  EngineOptions engine_options = config.engine;
+  engine_options.clock = clock;
+  std::unique_ptr<Engine> engine;
+  if (Status s = Engine::Create(engine_options, &engine); !s.ok()) {
+    return absl::InvalidArgumentError(s.message());
+  }
+  return std::unique_ptr<Tap>(new Tap(config, std::move(engine)));
 }
 
 Tap::Tap(const TapConfig& config, std::unique_ptr<Engine> engine)

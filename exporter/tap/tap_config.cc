@@ -51,6 +51,14 @@ absl::Status ParseDurationValue(std::string_view key, std::string_view value, ab
   return absl::OkStatus();
 }
 
+// The same, for the engine's std::chrono options.
+absl::Status ParseDurationValue(std::string_view key, std::string_view value, Duration* out) {
+  absl::Duration d;
+  if (absl::Status s = ParseDurationValue(key, value, &d); !s.ok()) return s;
+  *out = absl::ToChronoNanoseconds(d);
+  return absl::OkStatus();
+}
+
 // "1MiB", "16777216", "64KiB" → bytes.
 absl::Status ParseBytes(std::string_view key, std::string_view value, uint64_t* out) {
   uint64_t multiplier = 1;
@@ -149,7 +157,8 @@ const std::vector<Option>& Options() {
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseDurationValue(k, v, &c.engine.window_resolution);
        }},
-      {"shards", "0", "Engine lock stripes; 0 picks from the core count.",
+      {"shards", "0",
+       "Engine lock stripes: 0 picks from the core count, else a power of two up to 1024.",
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseUnsigned(k, v, &c.engine.shards, 0, 1024);
        }},
@@ -292,7 +301,7 @@ absl::Status ValidateTapConfig(const TapConfig& config) {
   if (config.advance_interval <= absl::ZeroDuration()) {
     return Bad("advance-interval", "must be positive");
   }
-  if (absl::Status s = config.engine.Validate(); !s.ok()) {
+  if (Status s = config.engine.Validate(); !s.ok()) {
     // Engine messages name engine fields; translate to flag names for users.
     return absl::InvalidArgumentError(Join({"invalid settings: ", std::string(s.message())}));
   }

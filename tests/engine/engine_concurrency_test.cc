@@ -16,7 +16,10 @@ TEST(EngineConcurrencyTest, ParallelIngestWithConcurrentCollectGivesExactTotals)
   EngineOptions options;
   options.entry_point_services = {"gateway"};
   options.shards = 4;
-  Engine engine(options, &clock);
+  options.clock = &clock;
+  std::unique_ptr<Engine> engine_ptr;
+  ASSERT_TRUE(Engine::Create(options, &engine_ptr).ok());
+  Engine& engine = *engine_ptr;
 
   constexpr int kThreads = 4;
   constexpr int kBatches = 500;
@@ -30,7 +33,7 @@ TEST(EngineConcurrencyTest, ParallelIngestWithConcurrentCollectGivesExactTotals)
       if (const ServiceSnapshot* w = snap.Find("worker")) {
         EXPECT_LE(w->total.orphan_spans(), w->total.spans);
       }
-      clock.Advance(absl::Milliseconds(100));
+      clock.Advance(std::chrono::milliseconds(100));
       engine.Advance();
     }
   });
@@ -70,7 +73,7 @@ TEST(EngineConcurrencyTest, ParallelIngestWithConcurrentCollectGivesExactTotals)
   done.store(true);
   collector.join();
 
-  clock.Advance(absl::Seconds(31));
+  clock.Advance(std::chrono::seconds(31));
   Snapshot snap = engine.Collect();
   constexpr uint64_t kTraces = uint64_t{kThreads} * kBatches * kTracesPerBatch;
   const ServiceSnapshot* worker = snap.Find("worker");

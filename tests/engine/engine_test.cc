@@ -41,15 +41,19 @@ class EngineTest : public ::testing::Test {
  protected:
   EngineTest() {
     options_.entry_point_services = {"gateway", "cron-*", "web-?"};
-    options_.trace_idle_timeout = absl::Seconds(30);
-    options_.late_span_retention = absl::Seconds(60);
-    options_.window_length = absl::Seconds(60);
-    options_.window_resolution = absl::Seconds(10);
+    options_.trace_idle_timeout = std::chrono::seconds(30);
+    options_.late_span_retention = std::chrono::seconds(60);
+    options_.window_length = std::chrono::seconds(60);
+    options_.window_resolution = std::chrono::seconds(10);
     options_.shards = 1;  // exact cap behaviour; sharding has its own tests
   }
 
   Engine& engine() {
-    if (!engine_) engine_ = std::make_unique<Engine>(options_, &clock_);
+    if (!engine_) {
+      options_.clock = &clock_;
+      const Status status = Engine::Create(options_, &engine_);
+      EXPECT_TRUE(status.ok()) << status.ToString();
+    }
     return *engine_;
   }
 
@@ -150,9 +154,9 @@ TEST_F(EngineTest, ChildrenBeforeParentsAreNotBroken) {
   // spans as they end.
   Ingest({Span(T(1), 3, 2, "db", SpanKind::kServer)});
   Ingest({Span(T(1), 2, 1, "api", SpanKind::kClient)});
-  clock_.Advance(absl::Seconds(5));
+  clock_.Advance(std::chrono::seconds(5));
   Ingest({Span(T(1), 1, 0, "gateway", SpanKind::kServer)});
-  clock_.Advance(absl::Seconds(31));
+  clock_.Advance(std::chrono::seconds(31));
   Snapshot snap = engine().Collect();
   EXPECT_EQ(snap.stats.traces_finalized, 1u);
   for (const ServiceSnapshot& s : snap.services) {
@@ -164,25 +168,25 @@ TEST_F(EngineTest, ChildrenBeforeParentsAreNotBroken) {
 
 TEST_F(EngineTest, BrokenParentIsDecidedOnlyAtFinalization) {
   Ingest({Span(T(1), 1, 0, "gateway"), Span(T(1), 3, 2, "worker")});
-  clock_.Advance(absl::Seconds(29));
+  clock_.Advance(std::chrono::seconds(29));
   EXPECT_EQ(Total("worker").broken_parents, 0u);  // parent 2 may still come
-  clock_.Advance(absl::Seconds(1));
+  clock_.Advance(std::chrono::seconds(1));
   EXPECT_EQ(Total("worker").broken_parents, 1u);
   EXPECT_EQ(Total("gateway").broken_parents, 0u);  // counted on the child's service
 }
 
 TEST_F(EngineTest, ParentJustInsideIdleTimeoutResolves) {
   Ingest({Span(T(1), 2, 1, "worker")});
-  clock_.Advance(absl::Seconds(30) - absl::Milliseconds(1));
+  clock_.Advance(std::chrono::seconds(30) - std::chrono::milliseconds(1));
   Ingest({Span(T(1), 1, 0, "gateway")});
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   EXPECT_EQ(Total("worker").broken_parents, 0u);
   EXPECT_EQ(Total("gateway").late_spans, 0u);
 }
 
 TEST_F(EngineTest, ParentJustOutsideIdleTimeoutIsLateAndChildBroken) {
   Ingest({Span(T(1), 2, 1, "worker")});
-  clock_.Advance(absl::Seconds(30));  // idle == timeout: finalized (>=)
+  clock_.Advance(std::chrono::seconds(30));  // idle == timeout: finalized (>=)
   Ingest({Span(T(1), 1, 0, "gateway")});
   EXPECT_EQ(Total("worker").broken_parents, 1u);
   ServiceCounters gw = Total("gateway");
@@ -194,7 +198,7 @@ TEST_F(EngineTest, ResultsDoNotDependOnAdvanceFrequency) {
   // Same scenario as above, with Advance() called every second in between.
   Ingest({Span(T(1), 2, 1, "worker")});
   for (int i = 0; i < 30; ++i) {
-    clock_.Advance(absl::Seconds(1));
+    clock_.Advance(std::chrono::seconds(1));
     engine().Advance();
   }
   Ingest({Span(T(1), 1, 0, "gateway")});
@@ -205,11 +209,11 @@ TEST_F(EngineTest, ResultsDoNotDependOnAdvanceFrequency) {
 TEST_F(EngineTest, IdleTimeoutRestartsWithEveryNewSpan) {
   Ingest({Span(T(1), 2, 1, "worker")});
   for (int i = 0; i < 5; ++i) {
-    clock_.Advance(absl::Seconds(20));
+    clock_.Advance(std::chrono::seconds(20));
     Ingest({Span(T(1), 10 + i, 2, "worker")});  // keeps the trace active
   }
   Ingest({Span(T(1), 1, 0, "gateway")});
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   Snapshot snap = engine().Collect();
   EXPECT_EQ(snap.Find("worker")->total.broken_parents, 0u);
   EXPECT_EQ(snap.Find("gateway")->total.late_spans, 0u);
@@ -219,7 +223,7 @@ TEST_F(EngineTest, IdleTimeoutRestartsWithEveryNewSpan) {
 TEST_F(EngineTest, SpansOfOtherTracesDoNotResolveParents) {
   // Same span ids in two traces: identity is (trace id, span id).
   Ingest({Span(T(1), 1, 0, "gateway"), Span(T(2), 2, 1, "worker")});
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   EXPECT_EQ(Total("worker").broken_parents, 1u);
 }
 
@@ -237,7 +241,7 @@ TEST_F(EngineTest, SameSpanTwiceIsCountedOnceAndAsDuplicate) {
 
 TEST_F(EngineTest, DuplicateChildDoesNotDoubleCountBrokenParent) {
   Ingest({Span(T(1), 2, 1, "worker"), Span(T(1), 2, 1, "worker")});
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   ServiceCounters c = Total("worker");
   EXPECT_EQ(c.broken_parents, 1u);
   EXPECT_EQ(c.duplicate_spans, 1u);
@@ -248,16 +252,16 @@ TEST_F(EngineTest, DuplicateChildDoesNotDoubleCountBrokenParent) {
 TEST_F(EngineTest, TraceEvictedByCapIsNeverReportedBroken) {
   options_.max_traces = 2;
   Ingest({Span(T(1), 3, 2, "worker")});  // parent unresolved
-  clock_.Advance(absl::Seconds(1));
+  clock_.Advance(std::chrono::seconds(1));
   Ingest({Span(T(2), 1, 0, "gateway")});
-  clock_.Advance(absl::Seconds(1));
+  clock_.Advance(std::chrono::seconds(1));
   Ingest({Span(T(3), 1, 0, "gateway")});  // table full: T(1) is least recent
   Snapshot snap = engine().Collect();
   EXPECT_EQ(snap.stats.traces_evicted_capacity, 1u);
   EXPECT_EQ(snap.stats.live_traces, 2u);
   // A later span of the evicted trace whose parent we dropped ourselves.
   Ingest({Span(T(1), 4, 2, "worker")});
-  clock_.Advance(absl::Seconds(40));
+  clock_.Advance(std::chrono::seconds(40));
   snap = engine().Collect();
   EXPECT_EQ(snap.Find("worker")->total.broken_parents, 0u);
   EXPECT_EQ(snap.stats.traces_evicted_capacity, 2u);  // T(1) again pushed T(2) out
@@ -267,7 +271,7 @@ TEST_F(EngineTest, TraceEvictedByCapIsNeverReportedBroken) {
 TEST_F(EngineTest, FinalizedTracesAreDisplacedBeforeLiveOnes) {
   options_.max_traces = 2;
   Ingest({Span(T(1), 1, 0, "gateway")});
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   engine().Advance();  // T(1) finalized and retained
   Ingest({Span(T(2), 1, 0, "gateway")});
   Ingest({Span(T(3), 1, 0, "gateway")});  // full: the retained T(1) goes first
@@ -283,7 +287,7 @@ TEST_F(EngineTest, SpansBeyondPerTraceCapAreCountedButTraceNotJudged) {
   Ingest({Span(T(1), 1, 0, "gateway"), Span(T(1), 2, 1, "worker"), Span(T(1), 3, 2, "worker"),
           Span(T(1), 4, 3, "worker"),     // untracked
           Span(T(1), 5, 4, "worker")});   // its parent was not tracked
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   Snapshot snap = engine().Collect();
   EXPECT_EQ(snap.stats.spans_untracked_trace_cap, 2u);
   EXPECT_EQ(snap.Find("worker")->total.spans, 4u);
@@ -294,10 +298,10 @@ TEST_F(EngineTest, SpansBeyondPerTraceCapAreCountedButTraceNotJudged) {
 
 TEST_F(EngineTest, LateSpanWithParentInFinalizedTraceIsLateNotBroken) {
   Ingest({Span(T(1), 1, 0, "gateway"), Span(T(1), 2, 1, "api")});
-  clock_.Advance(absl::Seconds(45));
+  clock_.Advance(std::chrono::seconds(45));
   engine().Advance();
   Ingest({Span(T(1), 3, 2, "worker", SpanKind::kConsumer)});  // 45 s late
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   Snapshot snap = engine().Collect();
   const ServiceCounters& w = snap.Find("worker")->total;
   EXPECT_EQ(w.late_spans, 1u);
@@ -309,10 +313,10 @@ TEST_F(EngineTest, LateSpanWithParentInFinalizedTraceIsLateNotBroken) {
 
 TEST_F(EngineTest, LateSpanWithMissingParentIsBrokenAfterRefinalization) {
   Ingest({Span(T(1), 1, 0, "gateway")});
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   Ingest({Span(T(1), 7, 6, "worker")});
   EXPECT_EQ(Total("worker").broken_parents, 0u);
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   ServiceCounters w = Total("worker");
   EXPECT_EQ(w.late_spans, 1u);
   EXPECT_EQ(w.broken_parents, 1u);
@@ -320,10 +324,10 @@ TEST_F(EngineTest, LateSpanWithMissingParentIsBrokenAfterRefinalization) {
 
 TEST_F(EngineTest, LateChildAndLateParentTogetherAreNotBroken) {
   Ingest({Span(T(1), 1, 0, "gateway")});
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   Ingest({Span(T(1), 3, 2, "worker")});  // late, parent 2 not yet there
   Ingest({Span(T(1), 2, 1, "api")});     // late too, resolves 3
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   Snapshot snap = engine().Collect();
   EXPECT_EQ(snap.Find("worker")->total.broken_parents, 0u);
   EXPECT_EQ(snap.Find("worker")->total.late_spans, 1u);
@@ -332,11 +336,11 @@ TEST_F(EngineTest, LateChildAndLateParentTogetherAreNotBroken) {
 
 TEST_F(EngineTest, SpanAfterRetentionStartsANewTrace) {
   Ingest({Span(T(1), 1, 0, "gateway")});
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   engine().Advance();                    // finalized at t=30
-  clock_.Advance(absl::Seconds(60));     // retention (60 s) over at t=90
+  clock_.Advance(std::chrono::seconds(60));     // retention (60 s) over at t=90
   Ingest({Span(T(1), 2, 1, "worker")});
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   Snapshot snap = engine().Collect();
   EXPECT_EQ(snap.Find("worker")->total.late_spans, 0u);
   EXPECT_EQ(snap.Find("worker")->total.broken_parents, 1u);  // parent forgotten
@@ -356,7 +360,7 @@ TEST_F(EngineTest, UnpairedOutboundByDestination) {
   Ingest({Span(T(1), 6, 4, "inventory", SpanKind::kServer),  // child before its client
           Span(T(1), 1, 0, "gateway"), to_payments, to_kafka, paired, unknown,
           Span(T(1), 7, 1, "api", SpanKind::kInternal)});  // not outbound
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   Snapshot snap = engine().Collect();
   const ServiceSnapshot* api = snap.Find("api");
   EXPECT_EQ(api->total.unpaired_outbound, 3u);
@@ -371,9 +375,9 @@ TEST_F(EngineTest, UnpairedOutboundIsNotRecountedAfterLateSpans) {
   SpanRecord client = Span(T(1), 2, 1, "api", SpanKind::kClient);
   client.destination = "payments";
   Ingest({Span(T(1), 1, 0, "gateway"), client});
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   Ingest({Span(T(1), 9, 1, "gateway", SpanKind::kInternal)});  // late; trace re-opened
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   EXPECT_EQ(Total("api").unpaired_outbound, 1u);
 }
 
@@ -464,29 +468,29 @@ TEST_F(EngineTest, DistinctTraceIdsCountsEachTraceOnce) {
 TEST_F(EngineTest, WindowCoversWindowLengthPlusPartialStep) {
   // window 60 s in 10 s steps; the engine starts at t = 0.
   engine();
-  clock_.Advance(absl::Seconds(1));
+  clock_.Advance(std::chrono::seconds(1));
   Ingest({Span(T(1), 1, 0, "worker")});  // t = 1
-  clock_.Advance(absl::Seconds(14));
+  clock_.Advance(std::chrono::seconds(14));
   Ingest({Span(T(2), 1, 0, "worker")});  // t = 15
-  clock_.Set(clock_.Now() + absl::Seconds(44));  // t = 59
+  clock_.Set(clock_.Now() + std::chrono::seconds(44));  // t = 59
   Snapshot snap = engine().Collect();
-  EXPECT_EQ(snap.window_covered, absl::Seconds(59));
+  EXPECT_EQ(snap.window_covered, std::chrono::seconds(59));
   EXPECT_EQ(snap.Find("worker")->window.spans, 2u);
   EXPECT_EQ(snap.stats.distinct_trace_ids_window, 2u);
 
-  clock_.Advance(absl::Seconds(10));  // t = 69: step [0,10) still inside
+  clock_.Advance(std::chrono::seconds(10));  // t = 69: step [0,10) still inside
   snap = engine().Collect();
-  EXPECT_EQ(snap.window_covered, absl::Seconds(69));
+  EXPECT_EQ(snap.window_covered, std::chrono::seconds(69));
   EXPECT_EQ(snap.Find("worker")->window.spans, 2u);
 
-  clock_.Advance(absl::Seconds(1));  // t = 70: step [0,10) left the window
+  clock_.Advance(std::chrono::seconds(1));  // t = 70: step [0,10) left the window
   snap = engine().Collect();
-  EXPECT_EQ(snap.window_covered, absl::Seconds(60));
+  EXPECT_EQ(snap.window_covered, std::chrono::seconds(60));
   EXPECT_EQ(snap.Find("worker")->window.spans, 1u);
   EXPECT_EQ(snap.Find("worker")->window.orphan_spans(), 1u);
   EXPECT_DOUBLE_EQ(snap.Find("worker")->OrphanRate(), 1.0);
 
-  clock_.Advance(absl::Seconds(10));  // t = 80: the t=15 span left too
+  clock_.Advance(std::chrono::seconds(10));  // t = 80: the t=15 span left too
   snap = engine().Collect();
   EXPECT_EQ(snap.Find("worker")->window.spans, 0u);
   EXPECT_EQ(snap.Find("worker")->total.spans, 2u);  // counters never go down
@@ -496,7 +500,7 @@ TEST_F(EngineTest, WindowCoversWindowLengthPlusPartialStep) {
 
 TEST_F(EngineTest, WindowIsExactWhenCallsSkipManySteps) {
   Ingest({Span(T(1), 1, 0, "worker")});  // t = 0
-  clock_.Advance(absl::Seconds(500));
+  clock_.Advance(std::chrono::seconds(500));
   Ingest({Span(T(2), 1, 0, "worker")});  // t = 500, nothing in between
   Snapshot snap = engine().Collect();
   EXPECT_EQ(snap.Find("worker")->window.spans, 1u);
@@ -550,9 +554,9 @@ TEST_F(EngineTest, OverflowBucketIsHiddenUntilUsed) {
 
 TEST_F(EngineTest, ClockSteppingBackwardsDoesNotUnfinalizeOrBreakWindows) {
   Ingest({Span(T(1), 2, 1, "worker")});
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   engine().Advance();
-  clock_.Advance(absl::Seconds(-20));  // the host clock jumped back
+  clock_.Advance(std::chrono::seconds(-20));  // the host clock jumped back
   Ingest({Span(T(1), 1, 0, "gateway")});
   ServiceCounters gw = Total("gateway");
   EXPECT_EQ(gw.late_spans, 1u);
@@ -564,24 +568,24 @@ TEST_F(EngineTest, SpanTimestampsAreIgnoredForTime) {
   skewed.start_unix_nano = 1;  // a producer clock decades off
   skewed.end_unix_nano = 2;
   Ingest({skewed});
-  clock_.Advance(absl::Seconds(10));
+  clock_.Advance(std::chrono::seconds(10));
   Ingest({Span(T(1), 1, 0, "gateway")});
-  clock_.Advance(absl::Seconds(30));
+  clock_.Advance(std::chrono::seconds(30));
   EXPECT_EQ(Total("worker").broken_parents, 0u);
 }
 
 TEST(EngineOptionsTest, ValidateNamesTheBadField) {
   EngineOptions o;
   EXPECT_TRUE(o.Validate().ok());
-  o.window_length = absl::Seconds(65);
-  o.window_resolution = absl::Seconds(10);
-  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
+  o.window_length = std::chrono::seconds(65);
+  o.window_resolution = std::chrono::seconds(10);
+  EXPECT_EQ(o.Validate().code(), Status::Code::kInvalidArgument);
   EXPECT_NE(o.Validate().message().find("window_length"), std::string::npos);
   o = EngineOptions();
   o.max_traces = 0;
   EXPECT_NE(o.Validate().message().find("max_traces"), std::string::npos);
   o = EngineOptions();
-  o.trace_idle_timeout = absl::ZeroDuration();
+  o.trace_idle_timeout = Duration::zero();
   EXPECT_NE(o.Validate().message().find("trace_idle_timeout"), std::string::npos);
   o = EngineOptions();
   o.max_services = 70'000;
@@ -589,7 +593,9 @@ TEST(EngineOptionsTest, ValidateNamesTheBadField) {
   o = EngineOptions();
   o.entry_point_services = {""};
   EXPECT_NE(o.Validate().message().find("entry_point_services"), std::string::npos);
-  EXPECT_FALSE(Engine::Create(o).ok());
+  std::unique_ptr<Engine> engine;
+  EXPECT_EQ(Engine::Create(o, &engine).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(engine, nullptr);
 }
 
 }  // namespace

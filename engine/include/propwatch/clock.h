@@ -5,49 +5,57 @@
 // with ManualClock and never sleep. Times are the tap's receive clock, never
 // span timestamps (producer clocks skew).
 //
+// Time types are std::chrono (nanosecond ticks), so embedders need no
+// particular abseil build: Duration for spans of time, Timestamp for instants
+// on the Unix epoch.
+//
 // Thread-safety: implementations must be thread-safe; Now() is called
-// concurrently from ingest and collect paths. Now() must be monotonic
+// concurrently from ingest and collect paths. Now() should be monotonic
 // (non-decreasing); the engine clamps a clock that steps backwards.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
+#include "propwatch/export.h"
 
 namespace propwatch {
 
-class Clock {
+using Duration = std::chrono::nanoseconds;
+using Timestamp = std::chrono::time_point<std::chrono::system_clock, std::chrono::nanoseconds>;
+
+class PROPWATCH_EXPORT Clock {
  public:
   virtual ~Clock() = default;
-  virtual absl::Time Now() const = 0;
+  virtual Timestamp Now() const = 0;
 };
 
-// Wall time from absl::Now(). Thread-safe.
-class SystemClock final : public Clock {
+// Wall time from std::chrono::system_clock. Thread-safe.
+class PROPWATCH_EXPORT SystemClock final : public Clock {
  public:
-  absl::Time Now() const override { return absl::Now(); }
+  Timestamp Now() const override {
+    return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+  }
   // A process-wide instance that lives forever.
-  static SystemClock* Default() {
-    static SystemClock* const clock = new SystemClock();
+  static const SystemClock* Default() {
+    static const SystemClock* const clock = new SystemClock();
     return clock;
   }
 };
 
-// A clock that only moves when told to. For tests and simulations.
+// A clock that only moves when told to. For tests, simulations and replays.
 // Thread-safe: Now() may race with Advance()/Set().
-class ManualClock final : public Clock {
+class PROPWATCH_EXPORT ManualClock final : public Clock {
  public:
-  explicit ManualClock(absl::Time start = absl::UnixEpoch() + absl::Hours(24 * 365))
-      : nanos_(absl::ToUnixNanos(start)) {}
-  absl::Time Now() const override {
-    return absl::FromUnixNanos(nanos_.load(std::memory_order_acquire));
+  // Starts one year after the Unix epoch unless told otherwise.
+  explicit ManualClock(Timestamp start = Timestamp(std::chrono::hours(24 * 365)))
+      : nanos_(start.time_since_epoch().count()) {}
+  Timestamp Now() const override {
+    return Timestamp(Duration(nanos_.load(std::memory_order_acquire)));
   }
-  void Advance(absl::Duration d) {
-    nanos_.fetch_add(absl::ToInt64Nanoseconds(d), std::memory_order_acq_rel);
-  }
-  void Set(absl::Time t) { nanos_.store(absl::ToUnixNanos(t), std::memory_order_release); }
+  void Advance(Duration d) { nanos_.fetch_add(d.count(), std::memory_order_acq_rel); }
+  void Set(Timestamp t) { nanos_.store(t.time_since_epoch().count(), std::memory_order_release); }
 
  private:
   std::atomic<int64_t> nanos_;

@@ -31,11 +31,12 @@
 #include <span>
 #include <string_view>
 
-#include "absl/status/statusor.h"
-#include "propwatch/clock.h"
 #include "propwatch/engine_options.h"
+#include "propwatch/export.h"
 #include "propwatch/snapshot.h"
 #include "propwatch/span_record.h"
+#include "propwatch/status.h"
+#include "propwatch/trace_context.h"
 
 namespace propwatch {
 
@@ -48,17 +49,18 @@ struct IngestResult {
   uint64_t rejected = 0;  // spans with an invalid span context (zero trace or span id)
 };
 
-class Engine {
+class PROPWATCH_EXPORT Engine {
  public:
-  // REQUIRES: options.Validate().ok(); `clock` outlives the engine.
-  Engine(const EngineOptions& options, const Clock* clock);
+  // The only way to make an engine: validates `options` and, when they are
+  // valid, stores a new engine in `*engine` and returns OK. Otherwise returns
+  // InvalidArgument naming the first bad option and leaves `*engine` alone.
+  // The clock (options.clock, default the system clock) must outlive the
+  // engine. REQUIRES: engine != nullptr.
+  static Status Create(const EngineOptions& options, std::unique_ptr<Engine>* engine);
+
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
-
-  // Validates options, then constructs. The clock defaults to the system clock.
-  static absl::StatusOr<std::unique_ptr<Engine>> Create(
-      const EngineOptions& options, const Clock* clock = SystemClock::Default());
 
   // Ingests a batch. Spans with an all-zero trace id or span id are rejected
   // and counted as invalid span contexts; every other span is accepted.
@@ -83,9 +85,11 @@ class Engine {
   // Advance(), then a snapshot of every service and of the engine's health.
   Snapshot Collect();
 
+  // The options it was created with (options().clock is the clock in use).
   const EngineOptions& options() const;
 
  private:
+  explicit Engine(std::unique_ptr<detail::EngineImpl> impl);
   std::unique_ptr<detail::EngineImpl> impl_;
 };
 

@@ -1,20 +1,22 @@
 // EngineOptions: every knob and bound of the engine, with its default.
 //
 // Each bound has a gauge of its current size and a counter of what it pushed
-// out (see docs/engine.md "Bounds"). Validate() before constructing an Engine;
-// the constructor REQUIRES valid options. Value type, thread-compatible.
+// out (see docs/engine.md "Bounds"). Engine::Create validates them (Validate)
+// and refuses an invalid set with an InvalidArgument status naming the field.
+// Value type, thread-compatible; the clock it points to is borrowed.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "absl/status/status.h"
-#include "absl/time/time.h"
+#include "propwatch/clock.h"
+#include "propwatch/export.h"
+#include "propwatch/status.h"
 
 namespace propwatch {
 
-struct EngineOptions {
+struct PROPWATCH_EXPORT EngineOptions {
   // Services where traces legitimately start (gateway, browser, cron). Each
   // entry is an exact name or a glob: `*` matches any run of characters, `?`
   // one character. Their root spans are trace starts, never orphans.
@@ -22,15 +24,17 @@ struct EngineOptions {
 
   // A trace is finalized (broken parents and unpaired outbound spans decided)
   // after this long without a new span, on the tap's receive clock.
-  absl::Duration trace_idle_timeout = absl::Seconds(30);
+  Duration trace_idle_timeout = std::chrono::seconds(30);
 
   // How long a finalized trace is remembered so that a late span is recognised
   // as late (and matched to its parent) instead of starting a new trace.
-  absl::Duration late_span_retention = absl::Seconds(60);
+  Duration late_span_retention = std::chrono::seconds(60);
 
-  // Cap on tracked traces, live plus finalized-and-retained. When full, the
-  // oldest finalized trace is dropped first, else the least recently active
-  // live trace is evicted (counted, never reported as broken).
+  // Cap on tracked traces, live plus finalized-and-retained, over all stripes
+  // together (the total never exceeds it). Each stripe owns an exact share;
+  // when a stripe's share is full, its oldest finalized trace is dropped
+  // first, else its least recently active live trace is evicted (counted,
+  // never reported as broken).
   uint32_t max_traces = 500'000;
 
   // Spans tracked per trace; further spans are counted but not tracked, and the
@@ -47,15 +51,23 @@ struct EngineOptions {
 
   // Sliding windows: values cover the last `window_length`, advanced in steps
   // of `window_resolution` (window_length must be a multiple of it).
-  absl::Duration window_length = absl::Minutes(5);
-  absl::Duration window_resolution = absl::Seconds(10);
+  Duration window_length = std::chrono::minutes(5);
+  Duration window_resolution = std::chrono::seconds(10);
 
-  // Lock stripes for the trace table. 0 means "pick from hardware concurrency"
-  // (a power of two, at least 4). Traces never span shards.
+  // Lock stripes for the trace table: 0 means "pick from hardware
+  // concurrency" (2 x cores rounded up to a power of two, at least 4);
+  // otherwise a power of two up to 1024 (others are rejected, because a
+  // stripe is picked by the top bits of a hash). Traces never span stripes.
+  // The stripes in use are min(shards, largest power of two <= max_traces),
+  // so every stripe's share of max_traces is at least one trace.
   uint32_t shards = 0;
 
+  // Where time comes from; nullptr means SystemClock::Default(). Borrowed:
+  // it must outlive the engine. Tests and replays pass a ManualClock.
+  const Clock* clock = nullptr;
+
   // OK, or InvalidArgument naming the first bad field and why.
-  absl::Status Validate() const;
+  Status Validate() const;
 };
 
 // Label value that collects services (or destinations) past their cap.

@@ -13,14 +13,15 @@
 #include <string>
 #include <vector>
 
-#include "absl/time/time.h"
+#include "propwatch/clock.h"
+#include "propwatch/export.h"
 #include "propwatch/span_record.h"
 #include "propwatch/trace_context.h"
 
 namespace propwatch {
 
 // Per-service quantities. All counts are spans unless the name says otherwise.
-struct ServiceCounters {
+struct PROPWATCH_EXPORT ServiceCounters {
   uint64_t spans = 0;             // accepted spans (duplicates excluded)
   uint64_t root_spans = 0;        // trace starts: spans with no parent
   // Orphans by the span kind that names the lost boundary.
@@ -49,7 +50,7 @@ struct DestinationCount {
   uint64_t unpaired_outbound = 0;
 };
 
-struct ServiceSnapshot {
+struct PROPWATCH_EXPORT ServiceSnapshot {
   std::string service;
   bool entry_point = false;
   ServiceCounters total;
@@ -81,10 +82,10 @@ struct EngineStats {
   uint64_t outbound_overflow_destination = 0;  // outbound spans under the overflow destination
 };
 
-struct Snapshot {
-  absl::Time time;
-  absl::Duration window_length;   // configured
-  absl::Duration window_covered;  // actually covered (shorter right after start)
+struct PROPWATCH_EXPORT Snapshot {
+  Timestamp time;            // the engine clock's now when collected
+  Duration window_length{};  // configured
+  Duration window_covered{}; // actually covered (shorter right after start)
   std::vector<ServiceSnapshot> services;  // sorted by service name
   EngineStats stats;
 

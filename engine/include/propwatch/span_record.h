@@ -14,6 +14,7 @@
 #include <span>
 #include <string_view>
 
+#include "propwatch/export.h"
 #include "propwatch/ids.h"
 
 namespace propwatch {
@@ -30,11 +31,11 @@ enum class SpanKind : uint8_t {
 inline constexpr int kNumSpanKinds = 6;
 
 // Lowercase label value ("unspecified", "internal", "server", ...).
-std::string_view SpanKindName(SpanKind kind);
+PROPWATCH_EXPORT std::string_view SpanKindName(SpanKind kind);
 
 // Maps any wire integer onto a SpanKind; out-of-range values become
 // kUnspecified, as OTLP receivers treat unknown enum values.
-SpanKind SpanKindFromInt(int64_t value);
+PROPWATCH_EXPORT SpanKind SpanKindFromInt(int64_t value);
 
 // OTLP Status.StatusCode numbering.
 enum class StatusCode : uint8_t { kUnset = 0, kOk = 1, kError = 2 };
@@ -85,7 +86,7 @@ enum class SpanContextError : uint8_t {
 };
 inline constexpr int kNumSpanContextErrors = static_cast<int>(SpanContextError::kCount);
 
-std::string_view SpanContextErrorName(SpanContextError error);
+PROPWATCH_EXPORT std::string_view SpanContextErrorName(SpanContextError error);
 
 // Result of checking the raw wire bytes of a span context.
 struct SpanContextCheck {
@@ -100,7 +101,7 @@ struct SpanContextCheck {
 // (DESIGN §2 "structurally invalid span context"). An all-zero parent of 8
 // bytes is accepted as "root", matching how SDKs encode a missing parent.
 // O(1); thread-safe.
-SpanContextCheck CheckSpanContext(std::string_view trace_id, std::string_view span_id,
+PROPWATCH_EXPORT SpanContextCheck CheckSpanContext(std::string_view trace_id, std::string_view span_id,
                                   std::string_view parent_span_id);
 
 }  // namespace propwatch

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "propwatch/export.h"
 #include "propwatch/ids.h"
 
 namespace propwatch {
@@ -41,7 +42,7 @@ enum class TraceparentError : uint8_t {
 inline constexpr int kNumTraceparentErrors = static_cast<int>(TraceparentError::kCount);
 
 // Stable snake_case label value, e.g. "trace_id_zero".
-std::string_view TraceparentErrorName(TraceparentError error);
+PROPWATCH_EXPORT std::string_view TraceparentErrorName(TraceparentError error);
 
 struct Traceparent {
   uint8_t version = 0;
@@ -60,7 +61,7 @@ struct TraceparentParse {
 // Parses one `traceparent` header value. Leading and trailing optional
 // whitespace (SP / HTAB, RFC 9110 OWS) is ignored, as an HTTP field value
 // would have it stripped.
-TraceparentParse ParseTraceparent(std::string_view header);
+PROPWATCH_EXPORT TraceparentParse ParseTraceparent(std::string_view header);
 
 // Why a tracestate value is rejected.
 enum class TracestateError : uint8_t {
@@ -73,7 +74,7 @@ enum class TracestateError : uint8_t {
 };
 inline constexpr int kNumTracestateErrors = static_cast<int>(TracestateError::kCount);
 
-std::string_view TracestateErrorName(TracestateError error);
+PROPWATCH_EXPORT std::string_view TracestateErrorName(TracestateError error);
 
 struct TracestateParse {
   bool ok = false;
@@ -83,6 +84,6 @@ struct TracestateParse {
 
 // Validates one `tracestate` header value (a comma-separated list; empty
 // list-members and OWS around members are allowed by the spec).
-TracestateParse ParseTracestate(std::string_view header);
+PROPWATCH_EXPORT TracestateParse ParseTracestate(std::string_view header);
 
 }  // namespace propwatch

@@ -35,10 +35,13 @@ TEST(EngineMetricsTest, ExposesCountersWindowsAndInfoWithExactValues) {
   ManualClock clock;
   EngineOptions options;
   options.entry_point_services = {"gateway"};
-  options.window_length = absl::Seconds(60);
-  options.window_resolution = absl::Seconds(10);
+  options.window_length = std::chrono::seconds(60);
+  options.window_resolution = std::chrono::seconds(10);
   options.shards = 1;
-  Engine engine(options, &clock);
+  options.clock = &clock;
+  std::unique_ptr<Engine> engine_ptr;
+  ASSERT_TRUE(Engine::Create(options, &engine_ptr).ok());
+  Engine& engine = *engine_ptr;
   SpanRecord client = Span(1, 2, 1, "worker", SpanKind::kClient);
   client.destination = "payments";
   std::vector<SpanRecord> spans = {Span(1, 1, 0, "gateway", SpanKind::kServer), client,
@@ -46,7 +49,7 @@ TEST(EngineMetricsTest, ExposesCountersWindowsAndInfoWithExactValues) {
                                    Span(3, 1, 0, "worker", SpanKind::kServer),
                                    Span(4, 5, 4, "worker", SpanKind::kServer)};
   engine.Ingest(spans);
-  clock.Advance(absl::Seconds(30));
+  clock.Advance(std::chrono::seconds(30));
   const std::string text = Expose(engine);
 
   EXPECT_THAT(text, HasSubstr("propwatch_spans_total{service_name=\"worker\"} 4\n"));

@@ -168,16 +168,20 @@ inline int64_t MaxRssBytes() {
 // An engine on a manual clock, and readers of its totals.
 class EngineHolder {
  public:
-  EngineHolder() : engine_(EngineOptions(), &clock_) {}
-  Engine& engine() { return engine_; }
+  EngineHolder() {
+    EngineOptions options;
+    options.clock = &clock_;
+    if (!Engine::Create(options, &engine_).ok()) std::abort();  // defaults are valid
+  }
+  Engine& engine() { return *engine_; }
 
   uint64_t Spans(std::string_view service) {
-    const Snapshot snap = engine_.Collect();
+    const Snapshot snap = engine_->Collect();
     const ServiceSnapshot* s = snap.Find(service);
     return s == nullptr ? 0 : s->total.spans;
   }
   uint64_t InvalidContexts(std::string_view service, SpanContextError reason) {
-    const Snapshot snap = engine_.Collect();
+    const Snapshot snap = engine_->Collect();
     const ServiceSnapshot* s = snap.Find(service);
     return s == nullptr ? 0
                         : s->total.invalid_span_contexts_by_reason[static_cast<int>(reason)];
@@ -185,7 +189,7 @@ class EngineHolder {
 
  private:
   ManualClock clock_;
-  Engine engine_;
+  std::unique_ptr<Engine> engine_;
 };
 
 // Records every batch; when armed with Hold(), blocks OnSpans until Release(),

@@ -17,7 +17,7 @@ TEST(TapConfigTest, DefaultsNeedNoArguments) {
   EXPECT_EQ(config->otlp_grpc_address, "127.0.0.1:4417");
   EXPECT_EQ(config->otlp_http_address, "127.0.0.1:4418");
   EXPECT_EQ(config->admin_address, "127.0.0.1:9417");
-  EXPECT_EQ(config->engine.trace_idle_timeout, absl::Seconds(30));
+  EXPECT_EQ(config->engine.trace_idle_timeout, std::chrono::seconds(30));
   EXPECT_EQ(config->max_request_bytes, 16u << 20);
 }
 
@@ -26,9 +26,9 @@ TEST(TapConfigTest, FlagsInBothFormsAndListsParse) {
                        "--max-request-bytes=4MiB", "--window=2m", "--window-resolution=15s"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->engine.entry_point_services, (std::vector<std::string>{"gateway", "web-*"}));
-  EXPECT_EQ(config->engine.trace_idle_timeout, absl::Seconds(45));
+  EXPECT_EQ(config->engine.trace_idle_timeout, std::chrono::seconds(45));
   EXPECT_EQ(config->max_request_bytes, 4u << 20);
-  EXPECT_EQ(config->engine.window_length, absl::Minutes(2));
+  EXPECT_EQ(config->engine.window_length, std::chrono::minutes(2));
 }
 
 TEST(TapConfigTest, ErrorsNameTheSetting) {
@@ -68,7 +68,7 @@ TEST(TapConfigTest, ConfigFileIsReadAndFlagsWin) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->engine.max_traces, 1234u);
   EXPECT_EQ(config->engine.entry_point_services, std::vector<std::string>{"gateway"});
-  EXPECT_EQ(config->engine.trace_idle_timeout, absl::Seconds(20));
+  EXPECT_EQ(config->engine.trace_idle_timeout, std::chrono::seconds(20));
 
   {
     std::ofstream out(path);
