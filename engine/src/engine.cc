@@ -26,7 +26,7 @@ uint32_t DefaultShards() {
 // stripe's share of the cap is at least one trace.
 uint32_t StripeCount(const EngineOptions& options) {
   const uint32_t requested = options.shards ? options.shards : DefaultShards();
-  return requested;
+  return std::min(std::bit_floor(requested), std::bit_floor(options.max_traces));
 }
 
 // MurmurHash3's 64-bit finalizer: a bijection in which every input bit
@@ -103,7 +103,7 @@ class EngineImpl {
     limits.retention_ns = options.late_span_retention.count();
     for (uint32_t i = 0; i < count; ++i) {
       // Exact shares: they sum to max_traces, and each is >= 1 (count <= max_traces).
-      limits.max_traces = std::max<uint32_t>(1, (options.max_traces + count - 1) / count);
+      limits.max_traces = options.max_traces / count + (i < options.max_traces % count ? 1 : 0);
       shards_.push_back(std::make_unique<Shard>(limits));
     }
     sampled_boundary_.store(0, std::memory_order_relaxed);
@@ -317,8 +317,8 @@ class EngineImpl {
     // avalanche mix, and the stripe is the top bits of it (a stripe's own
     // table indexes by low bits of another hash, so the two do not correlate).
     if (stripe_shift_ == 64) return 0;
-    const uint64_t h = (id.High64() ^ id.Low64()) * 0x9E3779B97F4A7C15ull;
-    return static_cast<uint32_t>(h >> 32) & (shards_.size() - 1);
+    const uint64_t h = Mix64(id.High64() ^ Mix64(id.Low64()));
+    return static_cast<uint32_t>(h >> stripe_shift_);
   }
 
   void RollWindowIfDue(int64_t now) {

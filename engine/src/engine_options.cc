@@ -29,6 +29,12 @@ Status EngineOptions::Validate() const {
   if (window_length % window_resolution != Duration::zero())
     return bad("window_length", "must be a whole multiple of window_resolution");
   if (shards > 1024) return bad("shards", "must be at most 1024");
+  if (shards != 0 && !std::has_single_bit(shards)) {
+    return bad("shards", "must be 0 (automatic) or a power of two (1, 2, 4, ... 1024); got " +
+                             std::to_string(shards) + ", nearest allowed " +
+                             std::to_string(std::bit_floor(shards)) + " or " +
+                             std::to_string(std::bit_ceil(shards)));
+  }
   for (const std::string& pattern : entry_point_services) {
     if (pattern.empty()) return bad("entry_point_services", "empty pattern");
   }
