@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"): installs what is
-# missing, builds everything, runs every CTest suite, then the engine's
-# concurrency tests again under ThreadSanitizer.
+# missing, builds everything, runs every CTest suite, installs the engine
+# into temporary prefixes and builds the examples against it, then the
+# later stages below.
 #   PROPWATCH_SKIP_TSAN=1  skip the ThreadSanitizer stage
 #   PROPWATCH_SKIP_FUZZ=1  skip the bounded fuzzing stage (scripts/fuzz.sh)
 #   PROPWATCH_SKIP_DEMO=1  skip the demo end-to-end stage (tests/demo/run.sh)
@@ -16,6 +17,9 @@ jobs=$(nproc)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== the engine as an installed package: examples, pkg-config, C ABI from Python"
+tests/install/run.sh
 
 echo "== load generator smoke run (its checks: engine totals == spans sent)"
 build/bench/otlp_load --seconds=1 --repetitions=1 >/dev/null
