@@ -149,7 +149,7 @@ class Shard {
   [[gnu::always_inline]] inline Cell* CellAt(uint32_t head, uint32_t position);
   [[gnu::always_inline]] inline Cell* AppendCell(uint32_t* head, uint16_t* count);
 
-  void Finalize(TraceEntry& entry, int64_t now_ns);
+  void Finalize(TraceEntry& entry, int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void RememberEvicted(const TraceId& id);
   bool WasEvicted(const TraceId& id) const;
 

@@ -91,6 +91,9 @@ check "find_package(propwatch) example, static package" cmake_example static
 check "find_package(propwatch) example, shared package" cmake_example shared
 check "pkg-config examples (C++ and C ABI), static package" pkgconfig_examples static
 check "pkg-config examples (C++ and C ABI), shared package" pkgconfig_examples shared
+check "docs/embedding.md shows examples/embed/main.cc verbatim" \
+  python3 -c 'import sys; sys.exit(open("examples/embed/main.cc").read() not in open("docs/embedding.md").read())'
+check "the license is installed" test -f "$work/prefix-static/share/doc/propwatch/LICENSE"
 check "C ABI from Python (ctypes), exact counters" \
   python3 tests/install/c_abi_test.py "$work/prefix-shared/lib/libpropwatch.so" "$version"
 
