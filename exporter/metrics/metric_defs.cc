@@ -160,6 +160,24 @@ constexpr std::array<MetricDef, static_cast<size_t>(MetricId::kCount)> kMetrics 
      "Traces or spans dropped by the trace API store.",
      "reason=capacity: oldest trace dropped at --trace-store-max-traces; reason=span_cap: span "
      "beyond --trace-store-max-spans-per-trace not stored."},
+    {MetricId::kBuildInfo, "propwatch_build_info", kGauge, "version,revision",
+     "Always 1; the labels say which build is running.",
+     "version: the release (docs/versioning.md); revision: the source commit it was built "
+     "from (`unknown` when built outside a git checkout)."},
+    {MetricId::kProcessCpuSeconds, "process_cpu_seconds_total", kCounter, "",
+     "User and system CPU time spent, seconds.", "From /proc/self/stat (utime + stime)."},
+    {MetricId::kProcessResidentMemoryBytes, "process_resident_memory_bytes", kGauge, "",
+     "Resident memory, bytes.", "From /proc/self/stat (rss pages x page size)."},
+    {MetricId::kProcessVirtualMemoryBytes, "process_virtual_memory_bytes", kGauge, "",
+     "Virtual memory, bytes.", "From /proc/self/stat (vsize)."},
+    {MetricId::kProcessOpenFds, "process_open_fds", kGauge, "", "Open file descriptors.",
+     "Entries of /proc/self/fd."},
+    {MetricId::kProcessMaxFds, "process_max_fds", kGauge, "",
+     "Maximum number of open file descriptors.", "The soft RLIMIT_NOFILE."},
+    {MetricId::kProcessStartTimeSeconds, "process_start_time_seconds", kGauge, "",
+     "Start time of the process since the Unix epoch, seconds.",
+     "Boot time (/proc/stat btime) + starttime (/proc/self/stat). A change marks a restart: "
+     "dashboards can annotate rollouts with `changes(process_start_time_seconds[5m])`."},
 }};
 
 constexpr bool IdsInOrder() {

@@ -60,6 +60,14 @@ enum class MetricId {
   // Trace store (trace API).
   kTraceStoreTraces,
   kTraceStoreEvictions,
+  // The process.
+  kBuildInfo,
+  kProcessCpuSeconds,
+  kProcessResidentMemoryBytes,
+  kProcessVirtualMemoryBytes,
+  kProcessOpenFds,
+  kProcessMaxFds,
+  kProcessStartTimeSeconds,
   kCount,
 };
 

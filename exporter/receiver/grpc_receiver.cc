@@ -2,6 +2,7 @@
 
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 
 #include <chrono>
 #include <climits>
@@ -283,6 +284,9 @@ absl::Status GrpcReceiver::Start() {
   builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
   builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
   builder.RegisterCallbackGenericService(service_.get());
+  // grpc.health.v1.Health on the same port (load balancers and Kubernetes
+  // probe it): SERVING from here until Shutdown() starts draining.
+  grpc::EnableDefaultHealthCheckService(true);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     if (server_ != nullptr) {
@@ -299,6 +303,7 @@ absl::Status GrpcReceiver::Start() {
 
 void GrpcReceiver::Shutdown(absl::Time deadline) {
   if (server_ == nullptr) return;
+  if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
   server_.reset();

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "exporter/log/log.h"
 #include "exporter/metrics/metric_defs.h"
+#include "exporter/tap/build_info.h"
 #include "exporter/tap/check.h"
 #include "exporter/tap/http_get.h"
 #include "exporter/tap/tap.h"
@@ -17,11 +19,13 @@ namespace {
 using propwatch::tap::TapUsage;
 
 int Serve(const std::vector<std::string_view>& args) {
+  namespace log = propwatch::log;
   auto config = propwatch::tap::ParseTapConfig(args);
   if (!config.ok()) {
     std::cerr << "propwatch: " << config.status().message() << "\n";
     return 2;
   }
+  log::Configure(config->log_level, config->log_format);
   // Block the stop signals in every thread the tap starts; main waits for them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -31,27 +35,27 @@ int Serve(const std::vector<std::string_view>& args) {
 
   auto tap = propwatch::tap::Tap::Create(*config);
   if (!tap.ok()) {
-    std::cerr << "propwatch: " << tap.status().message() << "\n";
+    log::Error(std::string(tap.status().message()));
     return 2;
   }
+  log::Info("starting " + propwatch::tap::VersionLine());
   if (absl::Status s = (*tap)->Start(); !s.ok()) {
-    std::cerr << "propwatch: " << s.message() << "\n";
+    log::Error(std::string(s.message()));
     return 1;
   }
-  std::cerr << "propwatch: listening: otlp-grpc=" << config->otlp_grpc_address
-            << " (port " << (*tap)->grpc_port() << "), otlp-http=" << config->otlp_http_address
-            << " (port " << (*tap)->http_port() << "), admin=" << config->admin_address
-            << " (port " << (*tap)->admin_port() << ")\n";
+  log::Info("listening: otlp-grpc=" + config->otlp_grpc_address + " (port " +
+            std::to_string((*tap)->grpc_port()) + "), otlp-http=" + config->otlp_http_address +
+            " (port " + std::to_string((*tap)->http_port()) + "), admin=" +
+            config->admin_address + " (port " + std::to_string((*tap)->admin_port()) + ")");
   if (config->engine.entry_point_services.empty()) {
-    std::cerr << "propwatch: note: no --entry-services set: every root span of every service "
-                 "counts as an orphan\n";
+    log::Warn("no --entry-services set: every root span of every service counts as an orphan");
   }
   int received = 0;
   sigwait(&signals, &received);
-  std::cerr << "propwatch: " << (received == SIGTERM ? "SIGTERM" : "SIGINT")
-            << ": draining in-flight requests\n";
+  log::Info(std::string(received == SIGTERM ? "SIGTERM" : "SIGINT") +
+            ": draining in-flight requests");
   (*tap)->Shutdown(absl::Seconds(10));
-  std::cerr << "propwatch: stopped\n";
+  log::Info("stopped");
   return 0;
 }
 
@@ -102,6 +106,10 @@ int main(int argc, char** argv) {
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
     std::cout << TapUsage();
+    return 0;
+  }
+  if (!args.empty() && (args[0] == "--version" || args[0] == "version")) {
+    std::cout << propwatch::tap::VersionLine() << "\n";
     return 0;
   }
   if (!args.empty() && args[0] == "--print-metrics-doc") {

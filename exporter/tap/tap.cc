@@ -3,6 +3,8 @@
 #include <cctype>
 
 #include "exporter/metrics/engine_metrics.h"
+#include "exporter/metrics/process_metrics.h"
+#include "exporter/tap/build_info.h"
 #include "exporter/metrics/receiver_metrics.h"
 #include "exporter/receiver/span_observer.h"
 #include "exporter/trace_store/trace_render.h"
@@ -67,6 +69,13 @@ absl::Status Tap::Start() {
   (void)admin_->Handle("/healthz", [](const receiver::HttpRequest&) {
     return receiver::HttpResponse{200, "text/plain; charset=utf-8", "ok\n", {}, false};
   });
+  (void)admin_->Handle("/readyz", [this](const receiver::HttpRequest&) {
+    return ready_.load() ? receiver::HttpResponse{200, "text/plain; charset=utf-8", "ready\n",
+                                                  {}, false}
+                         : receiver::HttpResponse{503, "text/plain; charset=utf-8",
+                                                  draining_.load() ? "draining\n" : "starting\n",
+                                                  {}, false};
+  });
   if (absl::Status s = admin_->Start(); !s.ok()) return fail(s);
 
   if (config_.otlp_grpc_address != "off") {
@@ -97,6 +106,7 @@ absl::Status Tap::Start() {
       engine_->Advance();
     }
   });
+  ready_.store(true);  // every listener is bound and the engine runs
   return absl::OkStatus();
 }
 
@@ -104,6 +114,8 @@ void Tap::Shutdown(absl::Duration grace) {
   // Receivers first, so nothing new arrives; then the admin listener, so a
   // final scrape during the drain still works.
   const absl::Time deadline = absl::Now() + grace;
+  draining_.store(true);
+  ready_.store(false);
   if (grpc_) grpc_->Shutdown(deadline);
   if (otlp_http_) otlp_http_->Stop(grace);
   if (admin_) admin_->Stop(std::max(absl::ZeroDuration(), deadline - absl::Now()));
@@ -122,6 +134,11 @@ std::string Tap::RenderMetrics() {
   metrics::AppendEngineMetrics(engine_->Collect(), &builder);
   metrics::AppendReceiverMetrics(stats_, &builder);
   metrics::AppendTraceStoreMetrics(store_.Stats(), &builder);
+  metrics::AppendBuildInfo(BuildVersion(), BuildRevision(), &builder);
+  // /proc is Linux's; elsewhere the process_* series are simply absent.
+  if (auto process = metrics::ReadProcessStats(); process.ok()) {
+    metrics::AppendProcessMetrics(*process, &builder);
+  }
   return prometheus::TextSerializer().Serialize(builder.Take());
 }
 

@@ -1,6 +1,9 @@
 // Tap: the running `propwatch` process minus main(): the engine, the trace
 // API store, the OTLP/gRPC and OTLP/HTTP receivers, and the admin listener
-// (/metrics, /api/v1/traces/{trace_id}, /healthz), built from a TapConfig.
+// (/metrics, /api/v1/traces/{trace_id}, /healthz, /readyz), built from a
+// TapConfig. /healthz answers 200 while the process serves HTTP at all;
+// /readyz answers 200 only between a successful Start (every listener bound,
+// the engine advancing) and the start of Shutdown, 503 otherwise.
 //
 // Lifecycle: Create (validates, binds nothing) → Start (binds every listener;
 // on any failure stops what started and returns the error) → Shutdown (stop
@@ -9,6 +12,7 @@
 // the listeners do is internally synchronized.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -66,6 +70,8 @@ class Tap {
   absl::Notification stop_advancing_;
   std::thread advance_thread_;
   bool started_ = false;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace propwatch::tap

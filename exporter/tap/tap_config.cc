@@ -1,6 +1,8 @@
 #include "exporter/tap/tap_config.h"
 
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -102,7 +104,7 @@ const std::vector<Option>& Options() {
          return absl::OkStatus();
        }},
       {"admin-address", "127.0.0.1:9417",
-       "Listen address for /metrics, /api/v1/traces/{id} and /healthz.",
+       "Listen address for /metrics, /api/v1/traces/{id}, /healthz and /readyz.",
        [](TapConfig& c, std::string_view, std::string_view v) {
          c.admin_address = std::string(v);
          return absl::OkStatus();
@@ -200,6 +202,21 @@ const std::vector<Option>& Options() {
       {"advance-interval", "1s", "How often idle traces are finalized and windows rolled.",
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseDurationValue(k, v, &c.advance_interval);
+       }},
+      {"log-level", "info", "Least severe log line written: debug, info, warn or error.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         auto level = log::ParseLevel(v);
+         if (!level.ok()) return Bad(k, std::string(level.status().message()));
+         c.log_level = *level;
+         return absl::OkStatus();
+       }},
+      {"log-format", "text",
+       "Log lines on stderr: `text` (timestamp level message) or `json` (ts, level, msg).",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         auto format = log::ParseFormat(v);
+         if (!format.ok()) return Bad(k, std::string(format.status().message()));
+         c.log_format = *format;
+         return absl::OkStatus();
        }},
   };
   return *options;
@@ -308,7 +325,20 @@ absl::Status ValidateTapConfig(const TapConfig& config) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<TapConfig> ParseTapConfig(std::span<const std::string_view> args) {
+std::string EnvVarName(std::string_view key) {
+  std::string name = "PROPWATCH_";
+  for (char c : key) name.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
+  return name;
+}
+
+std::optional<std::string> ProcessEnv(std::string_view name) {
+  const char* value = std::getenv(std::string(name).c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+absl::StatusOr<TapConfig> ParseTapConfig(std::span<const std::string_view> args,
+                                         const EnvLookup& env) {
   TapConfig config;
   // Pass 1: the config file, so flags override it wherever they appear.
   std::vector<std::pair<std::string_view, std::string_view>> flags;
@@ -332,9 +362,25 @@ absl::StatusOr<TapConfig> ParseTapConfig(std::span<const std::string_view> args)
     }
     flags.emplace_back(key, value);
   }
+  // Sources, later wins: defaults < config file < environment < flags. The
+  // file comes from --config, else PROPWATCH_CONFIG.
+  std::optional<std::string> file;
   for (auto [key, value] : flags) {
-    if (key == "config") {
-      if (absl::Status s = ApplyFile(config, std::string(value)); !s.ok()) return s;
+    if (key == "config") file = std::string(value);
+  }
+  if (!file && env) file = env(EnvVarName("config"));
+  if (file) {
+    if (absl::Status s = ApplyFile(config, *file); !s.ok()) return s;
+  }
+  if (env) {
+    for (const Option& o : Options()) {
+      if (o.apply == nullptr) continue;  // config: handled above
+      const std::string name = EnvVarName(o.key);
+      if (std::optional<std::string> value = env(name)) {
+        if (absl::Status s = o.apply(config, o.key, *value); !s.ok()) {
+          return absl::InvalidArgumentError(Join({name, ": ", std::string(s.message())}));
+        }
+      }
     }
   }
   for (auto [key, value] : flags) {
@@ -357,8 +403,11 @@ std::string TapUsage() {
          "                                       CI gate: one connected trace, internal\n"
          "                                       orphan ratios under the threshold\n"
          "  propwatch --print-metrics-doc        the metric reference table\n"
+         "  propwatch --version                  version and source revision\n"
          "  propwatch --help\n\n"
-         "Settings (flags, or `key = value` lines in --config FILE):\n";
+         "Settings, later wins: defaults < `key = value` lines in --config FILE (or\n"
+         "$PROPWATCH_CONFIG) < environment PROPWATCH_<KEY> (e.g. PROPWATCH_ENTRY_SERVICES)\n"
+         "< flags (--key=value or --key value):\n";
   for (const Option& o : Options()) {
     out << "  --" << o.key;
     if (!o.default_text.empty()) out << " (default " << o.default_text << ")";

@@ -1,19 +1,24 @@
 // TapConfig: every setting of the `propwatch` tap, its defaults, and parsing
 // from command-line flags and an optional config file.
 //
-// Sources, later wins: embedded defaults < --config FILE < flags. The file has
-// one `key = value` per line with the flag names as keys (`#` starts a
-// comment). Every value is validated before anything binds a port; an error
-// names the key and what is wrong. Thread-compatible value type.
+// Sources, later wins: embedded defaults < the config file (--config FILE, or
+// $PROPWATCH_CONFIG) < environment variables PROPWATCH_<KEY> (the flag name
+// upper-cased, dashes as underscores: PROPWATCH_ENTRY_SERVICES) < flags. The
+// file has one `key = value` per line with the flag names as keys (`#` starts
+// a comment). Every value is validated before anything binds a port; an error
+// names the key (or variable) and what is wrong. Thread-compatible value type.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "exporter/log/log.h"
 #include "propwatch/engine_options.h"
 
 namespace propwatch::tap {
@@ -39,11 +44,22 @@ struct TapConfig {
   absl::Duration forward_timeout = absl::Seconds(10);
 
   absl::Duration advance_interval = absl::Seconds(1);
+
+  log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kText;
 };
 
-// Parses flags (`--key=value` or `--key value`). `args` excludes argv[0].
+// Looks up an environment variable; nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+std::optional<std::string> ProcessEnv(std::string_view name);
+// "PROPWATCH_ENTRY_SERVICES" for "entry-services".
+std::string EnvVarName(std::string_view key);
+
+// Parses the config file, the environment (through `env`; nullptr ignores
+// it) and flags (`--key=value` or `--key value`; `args` excludes argv[0]).
 // `--help` is not handled here. Returns InvalidArgument naming the key.
-absl::StatusOr<TapConfig> ParseTapConfig(std::span<const std::string_view> args);
+absl::StatusOr<TapConfig> ParseTapConfig(std::span<const std::string_view> args,
+                                         const EnvLookup& env = ProcessEnv);
 
 // Applies one `key`/`value` pair (the flag name without dashes).
 absl::Status ApplySetting(TapConfig& config, std::string_view key, std::string_view value);

@@ -14,7 +14,8 @@ namespace {
 
 TEST(MetricDefsTest, NamesFollowPrometheusConventions) {
   std::set<std::string_view> names;
-  const std::regex name_re("propwatch_[a-z0-9_]+");
+  // process_* are the standard names every Prometheus exporter serves.
+  const std::regex name_re("(propwatch|process)_[a-z0-9_]+");
   const std::regex label_re("[a-z_]+(,[a-z_]+)*");
   for (const MetricDef& m : AllMetrics()) {
     EXPECT_TRUE(names.insert(m.name).second) << "duplicate " << m.name;

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -9,7 +11,68 @@
 namespace propwatch::tap {
 namespace {
 
-absl::StatusOr<TapConfig> Parse(std::vector<std::string_view> args) { return ParseTapConfig(args); }
+// Without the process environment, so the machine's variables cannot leak in.
+absl::StatusOr<TapConfig> Parse(std::vector<std::string_view> args) {
+  return ParseTapConfig(args, nullptr);
+}
+
+// A fake environment.
+EnvLookup Env(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+std::string WriteFile(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(TapConfigTest, PrecedenceIsDefaultsThenFileThenEnvironmentThenFlags) {
+  const std::string file = WriteFile("precedence.conf",
+                                     "entry-services = from-file\n"
+                                     "max-traces = 1000\n"
+                                     "log-level = debug\n");
+  // The file alone.
+  auto c = ParseTapConfig(std::vector<std::string_view>{"--config", file}, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->engine.entry_point_services, std::vector<std::string>{"from-file"});
+  EXPECT_EQ(c->log_level, log::Level::kDebug);
+  // The environment beats the file; flags beat both; untouched keys keep the
+  // file's value or the default.
+  const EnvLookup env = Env({{"PROPWATCH_ENTRY_SERVICES", "from-env"},
+                             {"PROPWATCH_MAX_TRACES", "2000"},
+                             {"PROPWATCH_LOG_FORMAT", "json"}});
+  c = ParseTapConfig(std::vector<std::string_view>{"--config", file, "--max-traces=3000"}, env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->engine.entry_point_services, std::vector<std::string>{"from-env"});
+  EXPECT_EQ(c->engine.max_traces, 3000u);
+  EXPECT_EQ(c->log_level, log::Level::kDebug);
+  EXPECT_EQ(c->log_format, log::Format::kJson);
+  EXPECT_EQ(c->admin_address, "127.0.0.1:9417");
+  // PROPWATCH_CONFIG names the file when --config does not.
+  c = ParseTapConfig(std::vector<std::string_view>{}, Env({{"PROPWATCH_CONFIG", file}}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->engine.max_traces, 1000u);
+}
+
+TEST(TapConfigTest, BadEnvironmentValueNamesTheVariable) {
+  auto c = ParseTapConfig(std::vector<std::string_view>{},
+                          Env({{"PROPWATCH_LOG_LEVEL", "loud"}}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()),
+            "PROPWATCH_LOG_LEVEL: --log-level: log level must be debug, info, warn or error; "
+            "got 'loud'");
+  c = ParseTapConfig(std::vector<std::string_view>{}, Env({{"PROPWATCH_SHARDS", "5"}}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(std::string(c.status().message()).find("power of two"), std::string::npos)
+      << c.status();
+  EXPECT_EQ(EnvVarName("trace-store-max-spans-per-trace"),
+            "PROPWATCH_TRACE_STORE_MAX_SPANS_PER_TRACE");
+}
 
 TEST(TapConfigTest, DefaultsNeedNoArguments) {
   auto config = Parse({});

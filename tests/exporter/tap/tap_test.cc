@@ -2,15 +2,24 @@
 // metrics exposition after a real OTLP/HTTP request.
 #include "exporter/tap/tap.h"
 
+#include <dirent.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <regex>
 #include <sstream>
 
 #include "boost/asio/connect.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "exporter/tap/build_info.h"
 #include "exporter/tap/check.h"
 #include "exporter/tap/http_get.h"
 #include "gtest/gtest.h"
+#include "propwatch/version.h"
 
 namespace propwatch::tap {
 namespace {
@@ -109,6 +118,89 @@ TEST_F(TapTest, TraceApiRejectsBadIdsAndUnknownTraces) {
   EXPECT_EQ(HttpGet(admin_, "/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4737")->status, 404);
   EXPECT_EQ(HttpGet(admin_, "/healthz")->body, "ok\n");
   EXPECT_EQ(HttpGet(admin_, "/nope")->status, 404);
+}
+
+// The value of an unlabelled sample in a Prometheus text exposition.
+double Sample(const std::string& text, const std::string& name) {
+  std::smatch m;
+  const std::regex re("\n" + name + " ([0-9.e+]+)\n");
+  return std::regex_search(text, m, re) ? std::stod(m[1]) : -1;
+}
+
+TEST_F(TapTest, ReadyzBuildInfoAndProcessMetrics) {
+  auto ready = HttpGet(admin_, "/readyz");
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_EQ(ready->body, "ready\n");
+
+  const std::string text = HttpGet(admin_, "/metrics")->body;
+  EXPECT_NE(text.find("propwatch_build_info{version=\"" + std::string(BuildVersion()) +
+                      "\",revision=\"" + std::string(BuildRevision()) + "\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(BuildVersion(), PROPWATCH_VERSION_STRING);
+  // The process_* values against what this (same) process sees directly.
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  EXPECT_EQ(Sample(text, "process_max_fds"), static_cast<double>(limit.rlim_cur));
+  const double open_fds = Sample(text, "process_open_fds");
+  int fds = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  while (const dirent* e = readdir(dir)) fds += e->d_name[0] != '.';
+  closedir(dir);
+  // Within a few of the count now: the scrape's own client and server sockets
+  // were open while it was taken.
+  EXPECT_GE(open_fds, 5);  // at least stdio and the three listeners
+  EXPECT_NEAR(open_fds, fds, 4);
+  const double start = Sample(text, "process_start_time_seconds");
+  const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  EXPECT_GT(start, now - 600);  // this test process started minutes ago at most
+  EXPECT_LE(start, now + 1);
+  EXPECT_GT(Sample(text, "process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GE(Sample(text, "process_virtual_memory_bytes"),
+            Sample(text, "process_resident_memory_bytes"));
+  // CPU seconds agree with getrusage() up to /proc's clock-tick granularity.
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const double cpu = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
+                     usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+  EXPECT_GE(Sample(text, "process_cpu_seconds_total"), 0);
+  EXPECT_NEAR(Sample(text, "process_cpu_seconds_total"), cpu, 0.05);
+}
+
+// grpc.health.v1.Health/Check on the OTLP/gRPC port, called with a generic
+// stub: an empty HealthCheckRequest (service "") answers status SERVING (1),
+// i.e. the bytes 08 01.
+TEST_F(TapTest, GrpcHealthServiceAnswersServing) {
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(tap_->grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::ByteBuffer request, response;
+  grpc::Slice empty("", 0);
+  request = grpc::ByteBuffer(&empty, 1);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&](grpc::Status s) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   status = s;
+                   done = true;
+                   cv.notify_one();
+                 });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
 }
 
 TEST(TapStartTest, PortInUseIsAClearErrorAndNothingKeepsRunning) {

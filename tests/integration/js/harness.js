@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 
 const LOOPBACK = '127.0.0.1';
 const LISTEN_RE =
-  /propwatch: listening: otlp-grpc=\S+ \(port (\d+)\), otlp-http=\S+ \(port (\d+)\), admin=\S+ \(port (\d+)\)/;
+  /listening: otlp-grpc=\S+ \(port (\d+)\), otlp-http=\S+ \(port (\d+)\), admin=\S+ \(port (\d+)\)/;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -24,7 +24,7 @@ from promtext import parse_samples  # noqa: E402 (the shared parser, found via t
 LOOPBACK = "127.0.0.1"
 
 _LISTEN_RE = re.compile(
-    r"propwatch: listening: otlp-grpc=\S+ \(port (\d+)\), otlp-http=\S+ \(port (\d+)\), "
+    r"listening: otlp-grpc=\S+ \(port (\d+)\), otlp-http=\S+ \(port (\d+)\), "
     r"admin=\S+ \(port (\d+)\)")
 
 

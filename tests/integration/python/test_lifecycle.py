@@ -1,4 +1,5 @@
-"""Process lifecycle: SIGTERM drains a request in flight and exits 0."""
+"""Process lifecycle: SIGTERM drains a request in flight and exits 0; /readyz
+says ready before and draining during the drain, while /healthz stays up."""
 from __future__ import annotations
 
 import signal
@@ -51,6 +52,8 @@ def test_sigterm_completes_inflight_request_and_exits_0(taps):
     sp = raw.span("inflight")
     body = raw.request_bytes(raw.resource_spans("lifecycle", [sp]))
     half = len(body) // 2
+    ready = tap.get("/readyz")
+    assert (ready.status, ready.body) == (200, b"ready\n"), ready
     before = tap.metrics()["propwatch_receiver_http_connections_accepted_total"]
     with socket.create_connection(("127.0.0.1", tap.http_port), timeout=10) as s:
         s.sendall(f"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -68,6 +71,10 @@ def test_sigterm_completes_inflight_request_and_exits_0(taps):
         # then in flight during the drain.
         _wait_refused(tap.http_port)
         assert tap.alive(), "propwatch exited with a request in flight"
+        # The admin listener stops last: during the drain it says so.
+        draining = tap.get("/readyz")
+        assert (draining.status, draining.body) == (503, b"draining\n"), draining
+        assert tap.get("/healthz").status == 200
         s.sendall(body[half:])
         resp = _read_response(s)
     assert resp.startswith(b"HTTP/1.1 200"), resp[:300]
@@ -75,7 +82,7 @@ def test_sigterm_completes_inflight_request_and_exits_0(taps):
     assert b"connection: close" in head, head
     code = tap.stop(timeout=15)
     assert code == 0, f"exit code {code}:\n{tap.stderr()}"
-    assert "propwatch: stopped" in tap.stderr()
+    assert " info stopped\n" in tap.stderr()
 
 
 def test_sigint_idle_exits_0(taps):
