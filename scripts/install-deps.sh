@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   curl python3
+  dpkg-dev fakeroot systemd   # the .deb (cpack, dpkg-shlibdeps) and systemd-analyze
 )
 
 # shellcheck source=SCRIPTDIR/lib/apt.sh

@@ -21,6 +21,9 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== the engine as an installed package: examples, pkg-config, C ABI from Python"
 tests/install/run.sh
 
+echo "== the tap as a .deb: build, apt-get install, run installed, verify the unit, purge"
+tests/package/run.sh build
+
 echo "== load generator smoke run (its checks: engine totals == spans sent)"
 build/bench/otlp_load --seconds=1 --repetitions=1 >/dev/null
 
