@@ -58,6 +58,7 @@
 #include "exporter/receiver/grpc_receiver.h"
 #include "exporter/tap/tap.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "exporter/flags/flags.h"
 #include "propwatch/engine.h"
 
 namespace {
@@ -80,42 +81,37 @@ struct Flags {
   uint64_t seed = 1;
 };
 
-bool ParseFlags(int argc, char** argv, Flags* f) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a(argv[i]);
-    auto eq = a.find('=');
-    if (a.substr(0, 2) != "--" || eq == std::string_view::npos) {
-      std::fprintf(stderr, "bad argument %s (use --name=value)\n", argv[i]);
-      return false;
-    }
-    std::string_view k = a.substr(2, eq - 2);
-    const std::string v(a.substr(eq + 1));  // absl::string_view is not std's here
-    bool ok = true;
-    if (k == "batch-spans") ok = absl::SimpleAtoi(v, &f->batch_spans) && f->batch_spans > 0;
-    else if (k == "requests") ok = absl::SimpleAtoi(v, &f->requests) && f->requests > 0;
-    else if (k == "concurrency") ok = absl::SimpleAtoi(v, &f->concurrency) && f->concurrency > 0;
-    else if (k == "channels") ok = absl::SimpleAtoi(v, &f->channels) && f->channels > 0;
-    else if (k == "seconds") ok = absl::SimpleAtod(v, &f->seconds) && f->seconds > 0;
-    else if (k == "warmup") ok = absl::SimpleAtod(v, &f->warmup) && f->warmup >= 0;
-    else if (k == "baseline-seconds") ok = absl::SimpleAtod(v, &f->baseline_seconds) && f->baseline_seconds > 0;
-    else if (k == "repetitions") ok = absl::SimpleAtoi(v, &f->repetitions) && f->repetitions > 0;
-    else if (k == "target") f->target = v;
-    else if (k == "deadlock-detection") ok = absl::SimpleAtob(v, &f->deadlock_detection);
-    else if (k == "seed") ok = absl::SimpleAtoi(v, &f->seed);
-    else {
-      std::fprintf(stderr,
-                   "unknown flag --%.*s\nflags: --batch-spans=512 --requests=64 --concurrency=4 "
-                   "--channels=1 --seconds=10 --warmup=1 --baseline-seconds=2 --repetitions=5 "
-                   "--target=host:port --seed=1 --deadlock-detection=false\n",
-                   static_cast<int>(k.size()), k.data());
-      return false;
-    }
-    if (!ok) {
-      std::fprintf(stderr, "bad value for --%.*s\n", static_cast<int>(k.size()), k.data());
-      return false;
-    }
+// 0: run; 1: --help printed; 2: bad flags (message printed).
+int ParseFlags(int argc, char** argv, Flags* f) {
+  propwatch::flags::FlagSet set(
+      "Usage: otlp_load [--target=HOST:PORT] [--seconds=10] [--concurrency=4] [...]",
+      "OTLP/gRPC load generator: pre-encoded requests of 10-span traces against an\n"
+      "in-process tap (or --target), with same-run decode-only and engine-only\n"
+      "baselines. docs/benchmarks.md explains the method.");
+  set.Int("batch-spans", &f->batch_spans, "Spans per request.", 1, 1 << 20);
+  set.Int("requests", &f->requests, "Distinct pre-encoded requests.", 1, 1 << 20);
+  set.Int("concurrency", &f->concurrency, "Calls in flight.", 1, 4096);
+  set.Int("channels", &f->channels, "gRPC channels the callers share round-robin.", 1, 1024);
+  set.Double("seconds", &f->seconds, "Timed load per repetition.", 1e-3, 1e6);
+  set.Double("warmup", &f->warmup, "Untimed load before each repetition.", 0, 1e6);
+  set.Double("baseline-seconds", &f->baseline_seconds, "Time per baseline measurement.", 1e-3,
+             1e6);
+  set.Int("repetitions", &f->repetitions, "Repetitions of the whole measurement.", 1, 1000);
+  set.String("target", &f->target, "An external tap's OTLP/gRPC address; empty: in-process.");
+  set.Bool("deadlock-detection", &f->deadlock_detection,
+           "abseil's debug-mode deadlock detection (off, as in the propwatch binary).");
+  set.Uint64("seed", &f->seed, "Random seed of the workload.");
+  const std::vector<std::string_view> args(argv + 1, argv + argc);
+  auto parsed = set.Parse(args);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "otlp_load: %s\n", std::string(parsed.status().message()).c_str());
+    return 2;
   }
-  return true;
+  if (parsed->help) {
+    std::fputs(set.Usage().c_str(), stdout);
+    return 1;
+  }
+  return 0;
 }
 
 uint64_t Mix(uint64_t x) {  // splitmix64 finalizer: bijective
@@ -548,7 +544,7 @@ LoadResult RunLoad(const Flags& flags, const std::vector<PreEncoded>& requests,
 
 int main(int argc, char** argv) {
   Flags flags;
-  if (!ParseFlags(argc, argv, &flags)) return 2;
+  if (const int rc = ParseFlags(argc, argv, &flags); rc != 0) return rc == 1 ? 0 : 2;
   // exporter/tap/main.cc does the same: Debian's Abseil is built without
   // NDEBUG and would otherwise run deadlock detection on every lock. Applies
   // to the in-process tap and to the engine-only baseline alike.

@@ -1,9 +1,12 @@
 #include "exporter/tap/check.h"
 
+#include "exporter/flags/flags.h"
+
 #include <charconv>
 #include <cstdlib>
 #include <map>
 
+#include "exporter/flags/flags.h"
 #include "exporter/tap/http_get.h"
 
 namespace propwatch::tap {
@@ -38,40 +41,44 @@ std::string Label(std::string_view labels, std::string_view name) {
 
 }  // namespace
 
+flags::FlagSet CheckFlags(CheckOptions* o) {
+  flags::FlagSet set(
+      "Usage: propwatch check --trace-id=ID [--expect-spans=N] [--max-orphan-ratio=0.01]\n"
+      "                       [--admin-address=HOST:PORT]",
+      "CI gate over a running tap: the trace is one connected tree (span count, a single\n"
+      "root, every parent resolved) and every internal service's sliding-window orphan\n"
+      "ratio is at most the threshold. One PASS/FAIL line per check; exit 0 all passed,\n"
+      "1 a check failed, 2 the tap could not be read.");
+  set.String("admin-address", &o->admin_address, "The tap's admin listener.");
+  set.String("trace-id", &o->trace_id, "The trace to judge, 32 hex digits (required).");
+  set.Add({"expect-spans", "(any)", "Exact number of spans the trace must have.",
+           [o](std::string_view v) {
+             uint64_t n = 0;
+             auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+             if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) {
+               return absl::InvalidArgumentError("not a whole number");
+             }
+             o->expect_spans = n;
+             return absl::OkStatus();
+           }});
+  set.Double("max-orphan-ratio", &o->max_orphan_ratio,
+             "Highest orphan ratio allowed for internal services; negative disables.", -1, 1);
+  return set;
+}
+
+std::string CheckUsage() {
+  CheckOptions unused;
+  return CheckFlags(&unused).Usage();
+}
+
 absl::StatusOr<CheckOptions> ParseCheckArgs(std::span<const std::string_view> args) {
   CheckOptions o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string_view a = args[i];
-    std::string_view key = a, value;
-    if (size_t eq = a.find('='); eq != std::string_view::npos) {
-      key = a.substr(0, eq);
-      value = a.substr(eq + 1);
-    } else if (a.starts_with("--") && i + 1 < args.size()) {
-      value = args[++i];
-    }
-    if (key == "--admin-address") {
-      o.admin_address = std::string(value);
-    } else if (key == "--trace-id") {
-      o.trace_id = std::string(value);
-    } else if (key == "--expect-spans") {
-      uint64_t n = 0;
-      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || ptr != value.data() + value.size() || value.empty()) {
-        return absl::InvalidArgumentError("--expect-spans: not a whole number");
-      }
-      o.expect_spans = n;
-    } else if (key == "--max-orphan-ratio") {
-      char* end = nullptr;
-      const std::string text(value);
-      o.max_orphan_ratio = std::strtod(text.c_str(), &end);
-      if (text.empty() || end != text.c_str() + text.size()) {
-        return absl::InvalidArgumentError("--max-orphan-ratio: not a number");
-      }
-    } else {
-      return absl::InvalidArgumentError("propwatch check: unexpected argument '" +
-                                        std::string(a) + "'");
-    }
+  flags::FlagSet set = CheckFlags(&o);
+  auto parsed = set.Parse(args);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError("propwatch check: " + std::string(parsed.status().message()));
   }
+  if (parsed->help) return absl::InvalidArgumentError("--help is handled by the caller");
   if (o.trace_id.empty()) return absl::InvalidArgumentError("propwatch check: --trace-id is required");
   return o;
 }

@@ -25,6 +25,9 @@ struct CheckOptions {
   double max_orphan_ratio = 0.01;        // for internal services; < 0 disables
 };
 
+// The --help text of `propwatch check`.
+std::string CheckUsage();
+
 // Parses `propwatch check` arguments (after the subcommand).
 absl::StatusOr<CheckOptions> ParseCheckArgs(std::span<const std::string_view> args);
 

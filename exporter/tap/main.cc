@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "exporter/flags/flags.h"
 #include "exporter/log/log.h"
 #include "exporter/metrics/metric_defs.h"
 #include "exporter/tap/build_info.h"
@@ -60,28 +61,27 @@ int Serve(const std::vector<std::string_view>& args) {
 }
 
 int Trace(const std::vector<std::string_view>& args) {
-  std::string_view trace_id, admin = "127.0.0.1:9417";
+  std::string admin = "127.0.0.1:9417";
   bool json = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string_view a = args[i];
-    if (a == "--json") {
-      json = true;
-    } else if (a.starts_with("--admin-address=")) {
-      admin = a.substr(std::string_view("--admin-address=").size());
-    } else if (a == "--admin-address" && i + 1 < args.size()) {
-      admin = args[++i];
-    } else if (!a.starts_with("--") && trace_id.empty()) {
-      trace_id = a;
-    } else {
-      std::cerr << "propwatch trace: unexpected argument '" << a << "'\n" << TapUsage();
-      return 2;
-    }
-  }
-  if (trace_id.empty()) {
-    std::cerr << "propwatch trace: missing TRACE_ID\n";
+  propwatch::flags::FlagSet set("Usage: propwatch trace TRACE_ID [--admin-address=HOST:PORT] [--json]",
+                                "Prints a recent trace from the tap's trace API as a tree (or its\n"
+                                "JSON). Exit 0 printed, 1 not found or the tap could not be read.");
+  set.String("admin-address", &admin, "The tap's admin listener.");
+  set.Bool("json", &json, "Print the trace API's JSON instead of the tree.");
+  auto parsed = set.Parse(args, /*max_positional=*/1);
+  if (!parsed.ok()) {
+    std::cerr << "propwatch trace: " << parsed.status().message() << "\n";
     return 2;
   }
-  std::string target = "/api/v1/traces/" + std::string(trace_id);
+  if (parsed->help) {
+    std::cout << set.Usage();
+    return 0;
+  }
+  if (parsed->positional.empty()) {
+    std::cerr << "propwatch trace: missing TRACE_ID (see --help)\n";
+    return 2;
+  }
+  std::string target = "/api/v1/traces/" + parsed->positional[0];
   if (!json) target += "?format=text";
   auto result = propwatch::tap::HttpGet(admin, target);
   if (!result.ok()) {
@@ -96,6 +96,13 @@ int Trace(const std::vector<std::string_view>& args) {
   return 0;
 }
 
+bool WantsHelp(const std::vector<std::string_view>& args) {
+  for (std::string_view a : args) {
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -104,7 +111,7 @@ int main(int argc, char** argv) {
   // no longer uses absl::Mutex; the tap's receivers and trace store still do.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::vector<std::string_view> args(argv + 1, argv + argc);
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+  if (!args.empty() && args[0] == "help") {
     std::cout << TapUsage();
     return 0;
   }
@@ -118,6 +125,10 @@ int main(int argc, char** argv) {
   }
   if (!args.empty() && args[0] == "check") {
     const std::vector<std::string_view> rest(args.begin() + 1, args.end());
+    if (WantsHelp(rest)) {
+      std::cout << propwatch::tap::CheckUsage();
+      return 0;
+    }
     auto options = propwatch::tap::ParseCheckArgs(rest);
     if (!options.ok()) {
       std::cerr << options.status().message() << "\n";
@@ -127,6 +138,10 @@ int main(int argc, char** argv) {
   }
   if (!args.empty() && args[0] == "trace") {
     return Trace(std::vector<std::string_view>(args.begin() + 1, args.end()));
+  }
+  if (WantsHelp(args)) {
+    std::cout << TapUsage();
+    return 0;
   }
   return Serve(args);
 }

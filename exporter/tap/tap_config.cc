@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "exporter/flags/flags.h"
 
 namespace propwatch::tap {
 namespace {
@@ -19,9 +20,13 @@ std::string Join(std::initializer_list<std::string_view> parts) {
   return out;
 }
 
+// A cross-field validation error, naming the flag.
 absl::Status Bad(std::string_view key, std::string_view why) {
   return absl::InvalidArgumentError(Join({"--", key, ": ", why}));
 }
+
+// A value error inside one flag's parser: FlagSet::Apply prefixes the flag.
+absl::Status Reason(std::string_view why) { return absl::InvalidArgumentError(std::string(why)); }
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -35,10 +40,10 @@ absl::Status ParseUnsigned(std::string_view key, std::string_view value, T* out,
   uint64_t v = 0;
   auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
   if (ec != std::errc() || ptr != value.data() + value.size() || value.empty()) {
-    return Bad(key, Join({"not a whole number: '", value, "'"}));
+    return Reason(Join({"not a whole number: '", value, "'"}));
   }
   if (v < min || v > max) {
-    return Bad(key, Join({"must be in [", std::to_string(min), ", ", std::to_string(max), "]"}));
+    return Reason(Join({"must be in [", std::to_string(min), ", ", std::to_string(max), "]"}));
   }
   *out = static_cast<T>(v);
   return absl::OkStatus();
@@ -47,7 +52,7 @@ absl::Status ParseUnsigned(std::string_view key, std::string_view value, T* out,
 absl::Status ParseDurationValue(std::string_view key, std::string_view value, absl::Duration* out) {
   absl::Duration d;
   if (!absl::ParseDuration(absl::string_view(value.data(), value.size()), &d)) {
-    return Bad(key, Join({"not a duration (e.g. 30s, 5m, 500ms): '", value, "'"}));
+    return Reason(Join({"not a duration (e.g. 30s, 5m, 500ms): '", value, "'"}));
   }
   *out = d;
   return absl::OkStatus();
@@ -206,7 +211,7 @@ const std::vector<Option>& Options() {
       {"log-level", "info", "Least severe log line written: debug, info, warn or error.",
        [](TapConfig& c, std::string_view k, std::string_view v) {
          auto level = log::ParseLevel(v);
-         if (!level.ok()) return Bad(k, std::string(level.status().message()));
+         if (!level.ok()) return Reason(std::string(level.status().message()));
          c.log_level = *level;
          return absl::OkStatus();
        }},
@@ -214,7 +219,7 @@ const std::vector<Option>& Options() {
        "Log lines on stderr: `text` (timestamp level message) or `json` (ts, level, msg).",
        [](TapConfig& c, std::string_view k, std::string_view v) {
          auto format = log::ParseFormat(v);
-         if (!format.ok()) return Bad(k, std::string(format.status().message()));
+         if (!format.ok()) return Reason(std::string(format.status().message()));
          c.log_format = *format;
          return absl::OkStatus();
        }},
@@ -222,11 +227,34 @@ const std::vector<Option>& Options() {
   return *options;
 }
 
-const Option* FindOption(std::string_view key) {
+// The tap's settings as flags bound to `config`; `--config` is a flag too, but
+// ParseTapConfig reads the file itself (before the environment and flags).
+flags::FlagSet TapFlags(TapConfig* config) {
+  flags::FlagSet set(
+      "Usage:\n"
+      "  propwatch [--key=value ...]          run the tap (defaults need no flags)\n"
+      "  propwatch trace TRACE_ID [flags]     print a recent trace as a tree (--help)\n"
+      "  propwatch check --trace-id=ID [flags]\n"
+      "                                       CI gate: one connected trace, internal\n"
+      "                                       orphan ratios under the threshold (--help)\n"
+      "  propwatch --print-metrics-doc        the metric reference table\n"
+      "  propwatch --version                  version and source revision",
+      "propwatch: trace-context propagation health tap (OTLP in, Prometheus out).\n\n"
+      "Settings, later wins: defaults < `key = value` lines in --config FILE (or\n"
+      "$PROPWATCH_CONFIG) < environment PROPWATCH_<KEY> (e.g. PROPWATCH_ENTRY_SERVICES)\n"
+      "< flags.");
   for (const Option& o : Options()) {
-    if (o.key == key) return &o;
+    flags::Flag flag{std::string(o.key), std::string(o.default_text), std::string(o.help), nullptr};
+    if (o.apply) {
+      flag.apply = [config, apply = o.apply, key = o.key](std::string_view v) {
+        return apply(*config, key, v);
+      };
+    } else {
+      flag.apply = [](std::string_view) { return absl::OkStatus(); };  // --config
+    }
+    set.Add(std::move(flag));
   }
-  return nullptr;
+  return set;
 }
 
 absl::Status ApplyFile(TapConfig& config, const std::string& path) {
@@ -261,11 +289,10 @@ absl::Status ApplyFile(TapConfig& config, const std::string& path) {
 }  // namespace
 
 absl::Status ApplySetting(TapConfig& config, std::string_view key, std::string_view value) {
-  const Option* option = FindOption(key);
-  if (option == nullptr || option->apply == nullptr) {
-    return absl::InvalidArgumentError(Join({"unknown setting '", key, "' (see --help)"}));
+  if (key == "config") {
+    return absl::InvalidArgumentError("unknown setting 'config' (see --help)");
   }
-  return option->apply(config, key, value);
+  return TapFlags(&config).Apply(key, value);
 }
 
 absl::Status ParseHostPort(std::string_view address, std::string* host, uint16_t* port) {
@@ -340,33 +367,16 @@ std::optional<std::string> ProcessEnv(std::string_view name) {
 absl::StatusOr<TapConfig> ParseTapConfig(std::span<const std::string_view> args,
                                          const EnvLookup& env) {
   TapConfig config;
-  // Pass 1: the config file, so flags override it wherever they appear.
-  std::vector<std::pair<std::string_view, std::string_view>> flags;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    if (arg.substr(0, 2) != "--" || arg.size() == 2) {
-      return absl::InvalidArgumentError(Join({"unexpected argument '", arg, "' (see --help)"}));
-    }
-    arg.remove_prefix(2);
-    std::string_view key = arg, value;
-    if (size_t eq = arg.find('='); eq != std::string_view::npos) {
-      key = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return Bad(key, "missing value");
-    }
-    if (FindOption(key) == nullptr) {
-      return absl::InvalidArgumentError(Join({"unknown flag '--", key, "' (see --help)"}));
-    }
-    flags.emplace_back(key, value);
-  }
+  flags::FlagSet set = TapFlags(&config);
+  flags::FlagSet::Parsed parsed;
+  auto pairs = set.Split(args, &parsed);
+  if (!pairs.ok()) return pairs.status();
+  if (parsed.help) return absl::InvalidArgumentError("--help is handled by the caller");
   // Sources, later wins: defaults < config file < environment < flags. The
   // file comes from --config, else PROPWATCH_CONFIG.
   std::optional<std::string> file;
-  for (auto [key, value] : flags) {
-    if (key == "config") file = std::string(value);
+  for (const auto& [key, value] : *pairs) {
+    if (key == "config") file = value;
   }
   if (!file && env) file = env(EnvVarName("config"));
   if (file) {
@@ -377,43 +387,23 @@ absl::StatusOr<TapConfig> ParseTapConfig(std::span<const std::string_view> args,
       if (o.apply == nullptr) continue;  // config: handled above
       const std::string name = EnvVarName(o.key);
       if (std::optional<std::string> value = env(name)) {
-        if (absl::Status s = o.apply(config, o.key, *value); !s.ok()) {
+        if (absl::Status s = set.Apply(o.key, *value); !s.ok()) {
           return absl::InvalidArgumentError(Join({name, ": ", std::string(s.message())}));
         }
       }
     }
   }
-  for (auto [key, value] : flags) {
+  for (const auto& [key, value] : *pairs) {
     if (key == "config") continue;
-    if (absl::Status s = ApplySetting(config, key, value); !s.ok()) return s;
+    if (absl::Status s = set.Apply(key, value); !s.ok()) return s;
   }
   if (absl::Status s = ValidateTapConfig(config); !s.ok()) return s;
   return config;
 }
 
 std::string TapUsage() {
-  std::ostringstream out;
-  out << "propwatch: trace-context propagation health tap (OTLP in, Prometheus out)\n\n"
-         "Usage:\n"
-         "  propwatch [--key=value ...]          run the tap (defaults need no flags)\n"
-         "  propwatch trace TRACE_ID [--admin-address=HOST:PORT] [--json]\n"
-         "                                       print a recent trace as a tree\n"
-         "  propwatch check --trace-id=ID [--expect-spans=N] [--max-orphan-ratio=0.01]\n"
-         "                  [--admin-address=HOST:PORT]\n"
-         "                                       CI gate: one connected trace, internal\n"
-         "                                       orphan ratios under the threshold\n"
-         "  propwatch --print-metrics-doc        the metric reference table\n"
-         "  propwatch --version                  version and source revision\n"
-         "  propwatch --help\n\n"
-         "Settings, later wins: defaults < `key = value` lines in --config FILE (or\n"
-         "$PROPWATCH_CONFIG) < environment PROPWATCH_<KEY> (e.g. PROPWATCH_ENTRY_SERVICES)\n"
-         "< flags (--key=value or --key value):\n";
-  for (const Option& o : Options()) {
-    out << "  --" << o.key;
-    if (!o.default_text.empty()) out << " (default " << o.default_text << ")";
-    out << "\n      " << o.help << "\n";
-  }
-  return out.str();
+  TapConfig unused;
+  return TapFlags(&unused).Usage();
 }
 
 }  // namespace propwatch::tap

@@ -98,3 +98,18 @@ def test_bad_flag_exits_2(propwatch_bin, tmp_path):
                        capture_output=True, timeout=10)
     assert p.returncode == 2, p
     assert b"no-such-flag" in p.stderr
+
+
+def test_help_and_version_on_every_command(propwatch_bin):
+    import subprocess
+    for args, first in ([["--help"], "Usage:"], [["check", "--help"], "Usage: propwatch check"],
+                        [["trace", "--help"], "Usage: propwatch trace"],
+                        [["--entry-services=a", "-h"], "Usage:"]):
+        p = subprocess.run([propwatch_bin, *args], capture_output=True, timeout=10, text=True)
+        assert p.returncode == 0 and p.stdout.startswith(first), (args, p)
+    p = subprocess.run([propwatch_bin, "--version"], capture_output=True, timeout=10, text=True)
+    assert p.returncode == 0 and p.stdout.startswith("propwatch ") and "(revision " in p.stdout, p
+    # The same unknown-flag error on every command, exit 2.
+    for args in (["--bogus=1"], ["check", "--bogus=1"], ["trace", "--bogus=1"]):
+        p = subprocess.run([propwatch_bin, *args], capture_output=True, timeout=10, text=True)
+        assert p.returncode == 2 and "unknown flag '--bogus'" in p.stderr, (args, p)
