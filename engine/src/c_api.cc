@@ -52,15 +52,24 @@ propwatch::ByteId<N> Id(const uint8_t (&bytes)[N]) {
   return id;
 }
 
-// Runs `body`, turning an escaping exception into PROPWATCH_INTERNAL.
+// Runs `body`, turning an escaping exception into PROPWATCH_INTERNAL (with
+// a message when the caller gave a buffer).
 template <typename F>
-propwatch_status Guard(F&& body) {
+propwatch_status Guard(F&& body, char* error = nullptr, size_t error_size = 0) {
   try {
     return body();
+  } catch (const std::bad_alloc&) {
+    WriteError(error, error_size, "out of memory");
+  } catch (const std::exception& e) {
+    WriteError(error, error_size, e.what());
   } catch (...) {
-    return PROPWATCH_INTERNAL;
+    WriteError(error, error_size, "unknown internal error");
   }
+  return PROPWATCH_INTERNAL;
 }
+
+// A string argument: NULL data is allowed only with size 0.
+bool ValidString(const propwatch_string& s) { return s.data != nullptr || s.size == 0; }
 
 }  // namespace
 
@@ -153,7 +162,7 @@ propwatch_status propwatch_engine_create(const propwatch_options* options,
     }
     *engine = handle.release();
     return PROPWATCH_OK;
-  });
+  }, error, error_size);
 }
 
 void propwatch_engine_destroy(propwatch_engine* engine) { delete engine; }
@@ -162,9 +171,14 @@ propwatch_status propwatch_engine_ingest(propwatch_engine* engine, const propwat
                                          size_t count, uint64_t* accepted, uint64_t* rejected) {
   if (engine == nullptr || (spans == nullptr && count != 0)) return PROPWATCH_INVALID_ARGUMENT;
   for (size_t i = 0; i < count; ++i) {
-    if ((spans[i].links == nullptr && spans[i].links_count != 0) ||
-        (spans[i].captured_traceparents == nullptr && spans[i].captured_traceparents_count != 0))
+    const propwatch_span& s = spans[i];
+    if ((s.links == nullptr && s.links_count != 0) ||
+        (s.captured_traceparents == nullptr && s.captured_traceparents_count != 0) ||
+        !ValidString(s.service_name) || !ValidString(s.name) || !ValidString(s.destination))
       return PROPWATCH_INVALID_ARGUMENT;
+    for (size_t k = 0; k < s.captured_traceparents_count; ++k) {
+      if (!ValidString(s.captured_traceparents[k])) return PROPWATCH_INVALID_ARGUMENT;
+    }
   }
   return Guard([&] {
     // Per-thread scratch, reused: the C structs are translated into records

@@ -91,7 +91,7 @@ class EngineImpl {
                     return false;
                   }),
         destinations_(options.max_destinations),
-        start_ns_(ToNanos(clock_->Now())),
+        start_ns_(std::max<int64_t>(0, ToNanos(clock_->Now()))),
         stripe_shift_(64 - std::countr_zero(StripeCount(options))),
         last_now_ns_(start_ns_),
         window_(start_ns_, options.window_resolution.count(),
@@ -299,9 +299,10 @@ class EngineImpl {
   }
 
  private:
-  // The clock, clamped so that time never runs backwards inside the engine.
+  // The clock, clamped so that time never runs backwards inside the engine
+  // and never before the Unix epoch (so differences of times cannot overflow).
   int64_t Now() {
-    const int64_t t = ToNanos(clock_->Now());
+    const int64_t t = std::max<int64_t>(0, ToNanos(clock_->Now()));
     int64_t prev = last_now_ns_.load(std::memory_order_relaxed);
     while (t > prev && !last_now_ns_.compare_exchange_weak(prev, t)) {
     }

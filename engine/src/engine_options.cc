@@ -14,7 +14,10 @@ Status EngineOptions::Validate() const {
   if (trace_idle_timeout <= Duration::zero()) return bad("trace_idle_timeout", "must be positive");
   if (late_span_retention < Duration::zero())
     return bad("late_span_retention", "must not be negative");
-  if (max_traces == 0) return bad("max_traces", "must be at least 1");
+  // Memory is committed up front in proportion (the eviction ring: 2 bytes
+  // per trace of cap), so the cap has a ceiling like every other bound.
+  if (max_traces == 0 || max_traces > 100'000'000)
+    return bad("max_traces", "must be in [1, 100000000]");
   if (max_spans_per_trace == 0 || max_spans_per_trace > 65'535)
     return bad("max_spans_per_trace", "must be in [1, 65535]");
   if (max_services == 0 || max_services > 65'000)

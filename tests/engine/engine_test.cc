@@ -3,6 +3,7 @@
 // expectation is an exact number.
 #include "propwatch/engine.h"
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -591,11 +592,37 @@ TEST(EngineOptionsTest, ValidateNamesTheBadField) {
   o.max_services = 70'000;
   EXPECT_NE(o.Validate().message().find("max_services"), std::string::npos);
   o = EngineOptions();
+  o.max_traces = 100'000'001;  // memory is committed in proportion: refused, not allocated
+  EXPECT_EQ(o.Validate().message(), "engine option max_traces: must be in [1, 100000000]");
+  o = EngineOptions();
   o.entry_point_services = {""};
   EXPECT_NE(o.Validate().message().find("entry_point_services"), std::string::npos);
   std::unique_ptr<Engine> engine;
   EXPECT_EQ(Engine::Create(o, &engine).code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(engine, nullptr);
+}
+
+// A clock before the Unix epoch (or at INT64_MIN) is clamped to the epoch:
+// no signed overflow in window arithmetic (UBSan found it), and time still
+// moves forward once the clock is sane.
+TEST(EngineClockTest, ClockBeforeTheEpochIsClampedNotOverflowed) {
+  ManualClock clock(Timestamp(Duration(std::numeric_limits<int64_t>::min() + 5)));
+  EngineOptions options;
+  options.clock = &clock;
+  options.window_length = std::chrono::seconds(60);
+  options.window_resolution = std::chrono::seconds(10);
+  std::unique_ptr<Engine> engine;
+  ASSERT_TRUE(Engine::Create(options, &engine).ok());
+  clock.Set(Timestamp(std::chrono::seconds(1'700'000'000)));
+  SpanRecord r;
+  r.trace_id.bytes[15] = 1;
+  r.span_id.bytes[7] = 1;
+  r.service_name = "svc";
+  engine->Ingest(std::span<const SpanRecord>(&r, 1));
+  const Snapshot snap = engine->Collect();
+  EXPECT_EQ(snap.time, Timestamp(std::chrono::seconds(1'700'000'000)));
+  EXPECT_EQ(snap.Find("svc")->total.spans, 1u);
+  EXPECT_EQ(snap.window_covered, std::chrono::seconds(60));
 }
 
 }  // namespace

@@ -67,6 +67,7 @@ lib.propwatch_options_set_trace_idle_timeout_ns.argtypes = [P, C.c_int64]
 lib.propwatch_options_set_late_span_retention_ns.argtypes = [P, C.c_int64]
 lib.propwatch_options_set_window_ns.argtypes = [P, C.c_int64, C.c_int64]
 lib.propwatch_options_set_shards.argtypes = [P, C.c_uint32]
+lib.propwatch_options_set_max_traces.argtypes = [P, C.c_uint32]
 lib.propwatch_options_set_clock.argtypes = [P, CLOCK_FN, P]
 lib.propwatch_engine_create.argtypes = [P, C.POINTER(P), C.c_char_p, C.c_size_t]
 lib.propwatch_engine_destroy.argtypes = [P]
@@ -121,7 +122,7 @@ def span(trace, sid, parent, service, kind, links=(), traceparents=()):
 class Engine:
     """A propwatch_engine on a manual clock driven from Python."""
 
-    def __init__(self, shards=1, entry=("gateway",)):
+    def __init__(self, shards=1, entry=("gateway",), max_traces=None):
         self.now = 365 * 24 * 3600 * SECOND
         self._clock = CLOCK_FN(lambda _ctx: self.now)  # kept alive with the engine
         options = lib.propwatch_options_create()
@@ -133,6 +134,8 @@ class Engine:
             assert lib.propwatch_options_set_late_span_retention_ns(options, 60 * SECOND) == OK
             assert lib.propwatch_options_set_window_ns(options, 60 * SECOND, 10 * SECOND) == OK
             assert lib.propwatch_options_set_shards(options, shards) == OK
+            if max_traces is not None:
+                assert lib.propwatch_options_set_max_traces(options, max_traces) == OK
             assert lib.propwatch_options_set_clock(options, self._clock, None) == OK
             self.handle = P()
             error = C.create_string_buffer(256)
@@ -271,6 +274,22 @@ class CAbiTest(unittest.TestCase):
         self.assertFalse(bad.handle)  # left NULL
         self.assertEqual(lib.propwatch_engine_create(None, None, None, 0), INVALID_ARGUMENT)
         self.assertEqual(lib.propwatch_engine_advance(None), INVALID_ARGUMENT)
+
+    def test_a_cap_past_its_ceiling_is_refused_not_allocated(self):
+        bad = Engine(max_traces=4_000_000_000)
+        self.assertEqual(bad.status, INVALID_ARGUMENT)
+        self.assertEqual(bad.error, "engine option max_traces: must be in [1, 100000000]")
+
+    def test_null_string_with_a_length_refuses_the_batch(self):
+        sp = span(1, 1, 0, "gateway", "server")
+        sp.service_name = String(None, 5)
+        arr = (Span * 2)(span(2, 2, 0, "gateway", "server"), sp)
+        self.assertEqual(lib.propwatch_engine_ingest(self.engine.handle, arr, 2, None, None),
+                         INVALID_ARGUMENT)
+        self.assertEqual(self.engine.collect()["services"], {})  # nothing ingested
+        ok = span(3, 3, 0, "gateway", "server")
+        ok.name = String(None, 0)  # NULL with size 0 is an empty string
+        self.assertEqual(self.engine.ingest([ok]), (1, 0))
 
     def test_version(self):
         version = lib.propwatch_version().decode()

@@ -69,13 +69,13 @@ headers_are_self_contained() {  # no abseil in public headers; each compiles alo
     echo "#include \"propwatch/$(basename "$h")\"" |
       c++ -std=c++20 -fsyntax-only -I"$prefix/include" -x c++ - || return 1
   done
-  echo '#include "propwatch/c.h"' | cc -std=c99 -fsyntax-only -I"$prefix/include" -x c -
+  echo '#include "propwatch/c.h"' | cc -std=c89 -pedantic -Werror -fsyntax-only -I"$prefix/include" -x c -
 }
 
 exports_only_propwatch() {  # the shared library's dynamic symbols
   local lib="$work/prefix-shared/lib/libpropwatch.so" leaked
   leaked=$(nm -D --defined-only -C "$lib" | awk '{ $1=""; $2=""; print }' |
-    grep -v -E '^ *((guard variable for |typeinfo for |typeinfo name for |vtable for )?propwatch|std::|_init|_fini|__bss|_edata|_end)' || true)
+    grep -v -E '^ *((guard variable for |typeinfo for |typeinfo name for |vtable for )?propwatch|_init|_fini|__bss_start|_edata|_end)$|^ *(guard variable for |typeinfo for |typeinfo name for |vtable for )?propwatch[:_]' || true)
   [ -z "$leaked" ] || { echo "symbols outside propwatch:"; echo "$leaked"; return 1; }
   nm -D --defined-only "$lib" | grep -q ' T propwatch_engine_create$'
 }
@@ -84,11 +84,38 @@ check "engine/ configures alone, builds and installs (static)" install_engine st
 check "engine/ configures alone, builds and installs (shared, SOVERSION)" install_engine shared
 check "shared library carries its SONAME libpropwatch.so.${version%.*}" \
   bash -c "objdump -p '$work/prefix-shared/lib/libpropwatch.so' | grep -q 'SONAME *libpropwatch.so.${version%.*}\$'"
-check "public headers: no abseil, each compiles on its own (C++20; c.h as C99)" \
+check "public headers: no abseil, each compiles on its own (C++20; c.h as C89)" \
   headers_are_self_contained
 check "shared library exports only the propwatch API" exports_only_propwatch
+c_only_cmake_project() {  # KIND: a project with only C enabled
+  local out="$work/example-c-only-$1"
+  cmake -S tests/install/c_only -B "$out" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix-$1" &&
+    cmake --build "$out" && run_matches_expected "$out/embed_c_example"
+}
+
+shared_pc_needs_no_abseil() {  # pkg-config sees only propwatch.pc: no abseil .pc needed
+  PKG_CONFIG_LIBDIR="$work/prefix-shared/lib/pkgconfig" pkg-config --cflags --libs propwatch &&
+    ! PKG_CONFIG_LIBDIR="$work/prefix-shared/lib/pkgconfig" pkg-config --cflags propwatch | grep -q absl
+}
+
+docs_python_snippet_runs() {  # the ctypes snippet of docs/embedding.md, as printed
+  python3 - "$work/prefix-shared/lib" <<'PY'
+import re, sys
+doc = open("docs/embedding.md").read()
+code = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
+code = code.replace('"libpropwatch.so.0.2"', repr(sys.argv[1] + "/libpropwatch.so.0.2"))
+scope = {}
+exec(code, scope)
+assert scope["engine"].value, "no engine handle"
+PY
+}
+
 check "find_package(propwatch) example, static package" cmake_example static
 check "find_package(propwatch) example, shared package" cmake_example shared
+check "C-only CMake project links the static package" c_only_cmake_project static
+check "C-only CMake project links the shared package" c_only_cmake_project shared
+check "shared package: pkg-config needs no abseil .pc files" shared_pc_needs_no_abseil
+check "the Python snippet of docs/embedding.md runs" docs_python_snippet_runs
 check "pkg-config examples (C++ and C ABI), static package" pkgconfig_examples static
 check "pkg-config examples (C++ and C ABI), shared package" pkgconfig_examples shared
 check "docs/embedding.md shows examples/embed/main.cc verbatim" \

@@ -3,10 +3,10 @@
  * Rust, Java FFM).
  *
  * The same engine and the same definitions as the C++ API (propwatch/engine.h;
- * every counter is defined in docs/semantics.md). Stable across patch
- * releases, and across minor releases from 1.0 on (docs/versioning.md):
- * functions and enum values are only ever added; struct layouts below never
- * change (a new layout would come with new functions).
+ * every counter is defined in docs/semantics.md). Add-only from 0.2.0 on, in
+ * minor releases too (docs/versioning.md): functions and enum values are only
+ * ever added; struct layouts below never change (a new layout would come
+ * with new functions). Callers treat an unknown propwatch_status as an error.
  *
  * Errors: every function that can fail returns a propwatch_status; PROPWATCH_OK
  * is 0. Functions that take `char* error, size_t error_size` write a
@@ -147,7 +147,9 @@ typedef struct propwatch_span {
 
 /* Ingests `count` spans (borrowed for the call). Spans with an all-zero trace
  * or span id are rejected and counted as invalid span contexts. `accepted`
- * and `rejected` may be NULL. */
+ * and `rejected` may be NULL. A propwatch_string with NULL data and a non-zero
+ * size anywhere in the batch makes the whole call PROPWATCH_INVALID_ARGUMENT
+ * (nothing is ingested). */
 PROPWATCH_EXPORT propwatch_status propwatch_engine_ingest(propwatch_engine* engine,
                                                           const propwatch_span* spans,
                                                           size_t count, uint64_t* accepted,

@@ -9,6 +9,9 @@
 // particular abseil build: Duration for spans of time, Timestamp for instants
 // on the Unix epoch.
 //
+// Cost: Now() is called a few times per Ingest batch and per Collect, so an
+// implementation should be cheap (the provided ones are O(1), no locks).
+//
 // Thread-safety: implementations must be thread-safe; Now() is called
 // concurrently from ingest and collect paths. Now() should be monotonic
 // (non-decreasing); the engine clamps a clock that steps backwards.

@@ -4,6 +4,7 @@
 // out (see docs/engine.md "Bounds"). Engine::Create validates them (Validate)
 // and refuses an invalid set with an InvalidArgument status naming the field.
 // Value type, thread-compatible; the clock it points to is borrowed.
+// Validate() is O(entry_point_services).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,7 @@ struct PROPWATCH_EXPORT EngineOptions {
   // when a stripe's share is full, its oldest finalized trace is dropped
   // first, else its least recently active live trace is evicted (counted,
   // never reported as broken).
+  // At most 100,000,000.
   uint32_t max_traces = 500'000;
 
   // Spans tracked per trace; further spans are counted but not tracked, and the

@@ -5,7 +5,8 @@
 // for the engine's lifetime; `window` holds the same quantities over the
 // sliding window (last `window_covered` of receive-clock time).
 //
-// Value types, thread-compatible.
+// Value types, thread-compatible. A Snapshot holds O(services + destinations
+// with unpaired spans) memory; Snapshot::Find is O(log services).
 #pragma once
 
 #include <array>

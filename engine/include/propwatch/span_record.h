@@ -7,7 +7,8 @@
 // Ownership: a SpanRecord borrows. Every string_view and span inside it points
 // at memory owned by the caller (typically the decoded request buffer) and must
 // stay valid only for the duration of the Engine::Ingest call that receives it;
-// the engine copies what it keeps. Value type, thread-compatible.
+// the engine copies what it keeps. Value type, thread-compatible; copying a
+// SpanRecord is O(1) (views only).
 #pragma once
 
 #include <cstdint>
