@@ -6,6 +6,7 @@
 #                                their reasons in grafana/dashboards/.lint)
 #   4. house rules               alerts/test/static_checks.py
 #   5. real Prometheus e2e       alerts/test/prometheus_e2e.sh PROPWATCH
+#   6. Prometheus over mTLS      alerts/test/prometheus_tls.sh PROPWATCH
 #
 #   alerts/run_checks.sh [PATH/TO/propwatch]   (default build/exporter/tap/propwatch)
 #
@@ -35,3 +36,6 @@ echo "== house rules for alerts/ and grafana/"
 
 echo "== Prometheus e2e against a running tap"
 alerts/test/prometheus_e2e.sh "$propwatch"
+
+echo "== Prometheus scraping the tap's admin listener over mutual TLS"
+alerts/test/prometheus_tls.sh "$propwatch"

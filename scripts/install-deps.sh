@@ -14,6 +14,7 @@ packages=(
   libbenchmark-dev
   curl python3
   dpkg-dev fakeroot systemd   # the .deb (cpack, dpkg-shlibdeps) and systemd-analyze
+  libssl-dev openssl          # TLS listeners (Boost.Asio SSL); test certificates
 )
 
 # shellcheck source=SCRIPTDIR/lib/apt.sh

@@ -153,7 +153,9 @@ constexpr std::array<MetricDef, static_cast<size_t>(MetricId::kCount)> kMetrics 
     {MetricId::kReceiverHttpConnectionErrors, "propwatch_receiver_http_connection_errors_total",
      kCounter, "kind", "HTTP connections or requests that failed below the OTLP layer.",
      "kind=timeout: read/write/idle timeout closed a connection; kind=protocol: malformed HTTP "
-     "(400) or oversized headers (431); kind=connection: unexpected I/O or handler failure."},
+     "(400) or oversized headers (431); kind=connection: unexpected I/O or handler failure; "
+     "kind=tls: failed TLS handshake (plaintext to a TLS listener, no or an untrusted client "
+     "certificate under mutual TLS)."},
     {MetricId::kTraceStoreTraces, "propwatch_trace_store_traces", kGauge, "",
      "Recent traces held for the trace API.", "Bounded by --trace-store-max-traces."},
     {MetricId::kTraceStoreEvictions, "propwatch_trace_store_evictions_total", kCounter, "reason",

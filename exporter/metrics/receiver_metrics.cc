@@ -34,6 +34,7 @@ void AppendReceiverMetrics(const receiver::ReceiverStats& stats, FamilyBuilder* 
   out->Add(M::kReceiverHttpConnectionsAccepted, {}, c.connections_accepted.load());
   out->Add(M::kReceiverHttpConnectionErrors, {"timeout"}, c.timeouts.load());
   out->Add(M::kReceiverHttpConnectionErrors, {"protocol"}, c.protocol_errors.load());
+  out->Add(M::kReceiverHttpConnectionErrors, {"tls"}, c.tls_errors.load());
   out->Add(M::kReceiverHttpConnectionErrors, {"connection"}, c.connection_errors.load());
 }
 

@@ -3,6 +3,9 @@
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
 #include <chrono>
 #include <climits>
@@ -255,7 +258,8 @@ absl::Status GrpcReceiver::Options::Validate() const {
   if (retry_delay <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("retry_delay must be positive");
   }
-  return absl::OkStatus();
+  if (tls_refresh_seconds == 0) return absl::InvalidArgumentError("tls_refresh_seconds must be positive");
+  return tls.Validate();
 }
 
 GrpcReceiver::GrpcReceiver(IngestPipeline& pipeline, ReceiverStats* stats, const Options& options)
@@ -268,10 +272,31 @@ absl::Status GrpcReceiver::Start() {
   if (absl::Status status = options_.Validate(); !status.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("gRPC receiver: ", status.message()));
   }
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (options_.tls.enabled()) {
+    // Load once with OpenSSL so a bad file fails Start with a clear error
+    // instead of every later handshake.
+    if (auto context = MakeServerTlsContext(options_.tls); !context.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("gRPC receiver: ", context.status().message()));
+    }
+    auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        options_.tls.key_file, options_.tls.cert_file, options_.tls.client_ca_file,
+        options_.tls_refresh_seconds);
+    grpc::experimental::TlsServerCredentialsOptions tls_options(provider);
+    tls_options.watch_identity_key_cert_pairs();
+    if (!options_.tls.client_ca_file.empty()) {
+      tls_options.watch_root_certs();
+      tls_options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    } else {
+      tls_options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    }
+    credentials = grpc::experimental::TlsServerCredentials(tls_options);
+  }
   started_ = true;
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options_.listen_address, credentials, &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options_.max_recv_message_bytes));
   // Without this, Linux gRPC binds with SO_REUSEPORT and silently shares a
   // port another process already serves.

@@ -41,6 +41,7 @@
 #include "absl/time/time.h"
 #include "exporter/receiver/ingest_pipeline.h"
 #include "exporter/receiver/receiver_stats.h"
+#include "exporter/receiver/tls.h"
 
 namespace grpc {
 class Server;
@@ -63,6 +64,12 @@ class GrpcReceiver {
     uint32_t max_inflight_requests = 64;
     // retry_delay sent in RetryInfo when overloaded.
     absl::Duration retry_delay = absl::Seconds(1);
+    // TLS when tls.cert_file is set, mutual TLS with tls.client_ca_file. The
+    // files are checked at Start (a bad file is an InvalidArgument there) and
+    // then watched: gRPC re-reads them when they change, every
+    // tls_refresh_seconds, without a restart.
+    TlsFiles tls;
+    unsigned tls_refresh_seconds = 10;
 
     absl::Status Validate() const;
   };

@@ -21,9 +21,11 @@
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
+#include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/write.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "boost/beast/ssl/ssl_stream.hpp"
 #include "exporter/receiver/gunzip.h"
 
 namespace propwatch::receiver {
@@ -138,6 +140,7 @@ absl::Status HttpServer::Options::Validate() const {
       write_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("timeouts must be positive");
   }
+  if (absl::Status s = tls.Validate(); !s.ok()) return s;
   return ParseListenAddress(listen_address).status();
 }
 
@@ -180,6 +183,12 @@ class HttpServer::Impl {
     if (absl::Status s = options_.Validate(); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("HTTP server: ", s.message()));
     }
+    if (options_.tls.enabled()) {
+      auto context = MakeServerTlsContext(options_.tls);
+      if (!context.ok()) return absl::InvalidArgumentError(context.status().message());
+      absl::MutexLock lock(&mu_);
+      tls_context_ = *std::move(context);
+    }
     const tcp::endpoint endpoint = *ParseListenAddress(options_.listen_address);
     boost::system::error_code ec;
     acceptor_.open(endpoint.protocol(), ec);
@@ -206,8 +215,24 @@ class HttpServer::Impl {
 
   int port() const { return port_.load(std::memory_order_acquire); }
 
+  absl::Status ReloadTls() {
+    if (!options_.tls.enabled()) return absl::OkStatus();
+    auto context = MakeServerTlsContext(options_.tls);
+    if (!context.ok()) return context.status();
+    absl::MutexLock lock(&mu_);
+    tls_context_ = *std::move(context);
+    return absl::OkStatus();
+  }
+
  private:
   class Connection;
+  template <typename Stream>
+  class StreamConnection;
+
+  std::shared_ptr<asio::ssl::context> TlsContext() {
+    absl::MutexLock lock(&mu_);
+    return tls_context_;
+  }
 
   void RunIo() {
     // Completion handlers catch their own exceptions; this is the last line.
@@ -257,6 +282,8 @@ class HttpServer::Impl {
   absl::Mutex mu_;
   std::atomic<bool> stopping_{false};  // written under mu_
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
+  // The context new TLS connections use; replaced by ReloadTls.
+  std::shared_ptr<asio::ssl::context> tls_context_ ABSL_GUARDED_BY(mu_);
 
   asio::io_context ioc_;
   tcp::acceptor acceptor_;           // on its own strand
@@ -268,19 +295,41 @@ class HttpServer::Impl {
   bool stopped_ = false;
 };
 
-// One TCP connection. Every member is touched only on the connection's strand
-// (all completion handlers run there), so there is no locking here.
-class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connection> {
+// What the server needs of a connection, whatever its transport.
+class HttpServer::Impl::Connection {
  public:
-  Connection(Impl& server, tcp::socket socket)
+  virtual ~Connection() = default;
+  virtual void Start() = 0;
+  virtual void CloseIfIdle() = 0;
+  virtual void ForceClose() = 0;
+  virtual asio::any_io_executor executor() = 0;
+};
+
+// One TCP connection, plain (beast::tcp_stream) or TLS
+// (beast::ssl_stream<beast::tcp_stream>). Every member is touched only on the
+// connection's strand (all completion handlers run there), so there is no
+// locking here.
+template <typename Stream>
+class HttpServer::Impl::StreamConnection final
+    : public Connection,
+      public std::enable_shared_from_this<StreamConnection<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+ public:
+  // Plain.
+  StreamConnection(Impl& server, tcp::socket socket)
+    requires(!kTls)
       : server_(server), stream_(std::move(socket)) {
-    if (server_.conn_stats_ != nullptr) {
-      server_.conn_stats_->connections_accepted.fetch_add(1, std::memory_order_relaxed);
-      server_.conn_stats_->connections_active.fetch_add(1, std::memory_order_relaxed);
-    }
+    CountAccepted();
+  }
+  // TLS: the connection keeps the context it was accepted with alive.
+  StreamConnection(Impl& server, tcp::socket socket, std::shared_ptr<asio::ssl::context> context)
+    requires(kTls)
+      : server_(server), context_(std::move(context)), stream_(std::move(socket), *context_) {
+    CountAccepted();
   }
 
-  ~Connection() {
+  ~StreamConnection() override {
     EndRequest();
     server_.Unregister(this);
     if (server_.conn_stats_ != nullptr) {
@@ -288,14 +337,18 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
     }
   }
 
-  void Start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+  void Start() override {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
       self->Guarded([&] {
         if (!self->server_.Register(self)) {
           self->Close();
           return;
         }
-        self->DoReadHead();
+        if constexpr (kTls) {
+          self->Handshake();
+        } else {
+          self->DoReadHead();
+        }
       });
     });
   }
@@ -303,18 +356,48 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   // Posted by Stop(): close now if waiting for a request (or draining after
   // a final response); a connection in the middle of a request closes after
   // its response instead.
-  void CloseIfIdle() {
+  void CloseIfIdle() override {
     Guarded([&] {
       if (state_ == State::kIdle || state_ == State::kLingering) Close();
     });
   }
-  void ForceClose() {
+  void ForceClose() override {
     Guarded([&] { Close(); });
   }
 
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  asio::any_io_executor executor() override { return stream_.get_executor(); }
 
  private:
+  void CountAccepted() {
+    if (server_.conn_stats_ != nullptr) {
+      server_.conn_stats_->connections_accepted.fetch_add(1, std::memory_order_relaxed);
+      server_.conn_stats_->connections_active.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  // The TCP layer under either stream: timeouts, shutdown, close.
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+  // TLS only: the handshake, bounded by read_timeout. A failure (plaintext
+  // sent to a TLS port, no or an untrusted client certificate under mutual
+  // TLS) is counted as a TLS error and closes the connection.
+  void Handshake() {
+    state_ = State::kBusy;
+    Tcp().expires_after(ToChrono(server_.options_.read_timeout));
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            [self = this->shared_from_this()](beast::error_code ec) {
+                              self->Guarded([&] {
+                                if (ec) {
+                                  self->CountError(ec == beast::error::timeout
+                                                       ? &HttpConnectionStats::timeouts
+                                                       : &HttpConnectionStats::tls_errors);
+                                  self->Close();
+                                  return;
+                                }
+                                self->DoReadHead();
+                              });
+                            });
+  }
   enum class State : uint8_t { kIdle, kBusy, kLingering, kClosed };
 
   // Runs a step of the connection; an exception ends this connection only.
@@ -352,9 +435,9 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
     // the head; the route's limit is applied once the route is known. (Not
     // boost::none: Beast 1.74 compares lengths against the optional itself.)
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    stream_.expires_after(ToChrono(server_.options_.idle_timeout));
+    Tcp().expires_after(ToChrono(server_.options_.idle_timeout));
     http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               self->Guarded([&] { self->OnHead(ec); });
                             });
   }
@@ -429,9 +512,9 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
     parser_->body_limit(options.max_body_bytes);
     if (message.version() >= 11 && EqualsIgnoreCase(request_.Header("Expect"), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      stream_.expires_after(ToChrono(server_.options_.write_timeout));
+      Tcp().expires_after(ToChrono(server_.options_.write_timeout));
       asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
-                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                        [self = this->shared_from_this()](beast::error_code ec, size_t) {
                           self->Guarded([&] {
                             if (ec) {
                               self->OnWriteError(ec);
@@ -446,9 +529,9 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   }
 
   void ReadBody() {
-    stream_.expires_after(ToChrono(server_.options_.read_timeout));
+    Tcp().expires_after(ToChrono(server_.options_.read_timeout));
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        self->Guarded([&] { self->OnBody(ec); });
                      });
   }
@@ -564,9 +647,9 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
     // Drop the request (views first, then its buffers) before writing.
     request_ = HttpRequest();
     if (parser_.has_value() && parser_->is_done()) parser_.reset();
-    stream_.expires_after(ToChrono(server_.options_.write_timeout));
+    Tcp().expires_after(ToChrono(server_.options_.write_timeout));
     http::async_write(stream_, response_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
                         self->Guarded([&] { self->OnWrite(ec); });
                       });
   }
@@ -657,20 +740,21 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   void LingeringClose() {
     state_ = State::kLingering;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    Tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) {
       Close();
       return;
     }
     linger_bytes_ = 0;
-    stream_.expires_after(kLingerTimeout);
+    Tcp().expires_after(kLingerTimeout);
     DoLingerRead();
   }
 
   void DoLingerRead() {
     buffer_.consume(buffer_.size());
-    stream_.async_read_some(buffer_.prepare(16 * 1024),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+    // Raw bytes below any TLS layer: they are discarded unread.
+    Tcp().async_read_some(buffer_.prepare(16 * 1024),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
                               self->Guarded([&] {
                                 self->linger_bytes_ += n;
                                 if (ec || self->linger_bytes_ > kLingerMaxBytes) {
@@ -686,12 +770,13 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Tcp().close();
   }
 
   Impl& server_;
-  beast::tcp_stream stream_;
+  std::shared_ptr<asio::ssl::context> context_;  // TLS only; outlives stream_
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
@@ -731,7 +816,14 @@ void HttpServer::Impl::DoAccept() {
           return;
         }
         try {
-          std::make_shared<Connection>(*this, std::move(socket))->Start();
+          if (options_.tls.enabled()) {
+            std::make_shared<StreamConnection<beast::ssl_stream<beast::tcp_stream>>>(
+                *this, std::move(socket), TlsContext())
+                ->Start();
+          } else {
+            std::make_shared<StreamConnection<beast::tcp_stream>>(*this, std::move(socket))
+                ->Start();
+          }
         } catch (...) {
           if (conn_stats_ != nullptr) {
             conn_stats_->connection_errors.fetch_add(1, std::memory_order_relaxed);
@@ -799,6 +891,7 @@ absl::Status HttpServer::HandlePrefix(std::string prefix, HttpHandler handler,
 
 absl::Status HttpServer::Start() { return impl_->Start(); }
 int HttpServer::port() const { return impl_->port(); }
+absl::Status HttpServer::ReloadTls() { return impl_->ReloadTls(); }
 void HttpServer::Stop(absl::Duration grace) { impl_->Stop(grace); }
 
 }  // namespace propwatch::receiver

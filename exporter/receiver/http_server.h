@@ -51,6 +51,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "exporter/receiver/receiver_stats.h"
+#include "exporter/receiver/tls.h"
 
 namespace propwatch::receiver {
 
@@ -121,6 +122,10 @@ class HttpServer {
     // Connection counters (stats->http_connections) and requests to
     // unregistered paths (stats->http, not_found). May be null.
     ReceiverStats* stats = nullptr;
+    // TLS (HTTPS) when tls.cert_file is set; mutual TLS with client_ca_file.
+    // The handshake must finish within read_timeout; a failed one is counted
+    // as connection error kind "tls" and the connection closed.
+    TlsFiles tls;
 
     absl::Status Validate() const;
   };
@@ -145,6 +150,12 @@ class HttpServer {
 
   // The bound port; 0 before a successful Start().
   int port() const;
+
+  // Re-reads the TLS files: new connections use the new certificate, open
+  // ones keep theirs. On error (unreadable, mismatched) the current
+  // certificate stays in use and the error is returned. OK and a no-op for
+  // a plaintext server. Thread-safe; callable while serving.
+  absl::Status ReloadTls();
 
   // Stops accepting, closes idle keep-alive connections, lets requests in
   // progress finish (their responses carry `Connection: close`), and waits

@@ -139,6 +139,10 @@ struct HttpConnectionStats {
   // Unexpected failures caught at the connection boundary (exceptions from
   // Beast/Asio or handlers, I/O errors other than timeouts and resets).
   std::atomic<uint64_t> connection_errors{0};
+  // TLS handshakes that failed: plaintext sent to a TLS listener, a client
+  // that rejects the certificate, or (mutual TLS) no or an untrusted client
+  // certificate. The connection is closed.
+  std::atomic<uint64_t> tls_errors{0};
 };
 
 struct ReceiverStats {

@@ -32,6 +32,7 @@ int Serve(const std::vector<std::string_view>& args) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // reload certificates and the bearer token
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto tap = propwatch::tap::Tap::Create(*config);
@@ -52,7 +53,15 @@ int Serve(const std::vector<std::string_view>& args) {
     log::Warn("no --entry-services set: every root span of every service counts as an orphan");
   }
   int received = 0;
-  sigwait(&signals, &received);
+  for (;;) {
+    sigwait(&signals, &received);
+    if (received != SIGHUP) break;
+    if (absl::Status s = (*tap)->Reload(); s.ok()) {
+      log::Info("SIGHUP: TLS certificates and bearer token reloaded");
+    } else {
+      log::Error("SIGHUP: reload failed, keeping the previous ones: " + std::string(s.message()));
+    }
+  }
   log::Info(std::string(received == SIGTERM ? "SIGTERM" : "SIGINT") +
             ": draining in-flight requests");
   (*tap)->Shutdown(absl::Seconds(10));

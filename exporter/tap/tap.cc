@@ -1,7 +1,14 @@
 #include "exporter/tap/tap.h"
 
-#include <cctype>
+#include <sys/stat.h>
 
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "exporter/log/log.h"
 #include "exporter/metrics/engine_metrics.h"
 #include "exporter/metrics/process_metrics.h"
 #include "exporter/tap/build_info.h"
@@ -21,15 +28,61 @@ class Tap::StoreObserver final : public receiver::SpanObserver {
   TraceStore* const store_;
 };
 
+namespace {
+
+// The token in `path` without surrounding whitespace; an error when the file
+// cannot be read or holds no token.
+absl::StatusOr<std::string> ReadToken(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError("--admin-bearer-token-file: cannot read '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string token = buffer.str();
+  const auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  token.erase(token.begin(), std::find_if(token.begin(), token.end(), not_space));
+  token.erase(std::find_if(token.rbegin(), token.rend(), not_space).base(), token.end());
+  if (token.empty()) {
+    return absl::InvalidArgumentError("--admin-bearer-token-file: '" + path + "' is empty");
+  }
+  return token;
+}
+
+// Equality in time independent of where the strings differ.
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+int64_t ModifiedNanos(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Tap>> Tap::Create(const TapConfig& config, const Clock* clock) {
   if (absl::Status s = ValidateTapConfig(config); !s.ok()) return s;
+  std::string token;
+  if (!config.admin_bearer_token_file.empty()) {
+    auto read = ReadToken(config.admin_bearer_token_file);
+    if (!read.ok()) return read.status();
+    token = *std::move(read);
+  }
   EngineOptions engine_options = config.engine;
   engine_options.clock = clock;
   std::unique_ptr<Engine> engine;
   if (Status s = Engine::Create(engine_options, &engine); !s.ok()) {
     return absl::InvalidArgumentError(s.message());
   }
-  return std::unique_ptr<Tap>(new Tap(config, std::move(engine)));
+  std::unique_ptr<Tap> tap(new Tap(config, std::move(engine)));
+  {
+    absl::MutexLock lock(&tap->token_mu_);
+    tap->bearer_token_ = std::move(token);
+  }
+  return tap;
 }
 
 Tap::Tap(const TapConfig& config, std::unique_ptr<Engine> engine)
@@ -62,6 +115,7 @@ absl::Status Tap::Start() {
   admin_options.listen_address = config_.admin_address;
   admin_options.io_threads = 1;
   admin_options.stats = &stats_;
+  admin_options.tls = config_.admin_tls;
   admin_ = std::make_unique<receiver::HttpServer>(admin_options);
   (void)admin_->Handle("/metrics", [this](const receiver::HttpRequest& r) { return HandleMetrics(r); });
   (void)admin_->HandlePrefix("/api/v1/traces/",
@@ -83,6 +137,7 @@ absl::Status Tap::Start() {
     options.listen_address = config_.otlp_grpc_address;
     options.max_recv_message_bytes = config_.max_request_bytes;
     options.max_inflight_requests = config_.max_inflight_requests;
+    options.tls = config_.otlp_tls;
     grpc_ = std::make_unique<receiver::GrpcReceiver>(*pipeline_, &stats_, options);
     if (absl::Status s = grpc_->Start(); !s.ok()) return fail(s);
   }
@@ -91,6 +146,7 @@ absl::Status Tap::Start() {
     options.listen_address = config_.otlp_http_address;
     options.io_threads = static_cast<int>(config_.http_threads);
     options.stats = &stats_;
+    options.tls = config_.otlp_tls;
     otlp_http_ = std::make_unique<receiver::HttpServer>(options);
     receiver::OtlpHttpHandler::Options handler_options;
     handler_options.max_body_bytes = config_.max_request_bytes;
@@ -101,9 +157,27 @@ absl::Status Tap::Start() {
     if (absl::Status s = otlp_http_->Start(); !s.ok()) return fail(s);
   }
 
+  watched_version_ = WatchedFilesVersion();
   advance_thread_ = std::thread([this] {
+    int64_t ticks = 0;
     while (!stop_advancing_.WaitForNotificationWithTimeout(config_.advance_interval)) {
       engine_->Advance();
+      // Renewed certificates or token (cert-manager, a cron job) are picked
+      // up without a SIGHUP: the files' modification times are checked
+      // about every 10 s.
+      if (++ticks * config_.advance_interval >= absl::Seconds(10)) {
+        ticks = 0;
+        const int64_t version = WatchedFilesVersion();
+        if (version != watched_version_) {
+          watched_version_ = version;
+          if (absl::Status s = Reload(); s.ok()) {
+            log::Info("TLS certificates / bearer token changed on disk: reloaded");
+          } else {
+            log::Error("reload after a file change failed, keeping the previous ones: " +
+                       std::string(s.message()));
+          }
+        }
+      }
     }
   });
   ready_.store(true);  // every listener is bound and the engine runs
@@ -123,6 +197,47 @@ void Tap::Shutdown(absl::Duration grace) {
     stop_advancing_.Notify();
     advance_thread_.join();
   }
+}
+
+absl::Status Tap::Reload() {
+  absl::Status status;
+  if (admin_) status.Update(admin_->ReloadTls());
+  if (otlp_http_) status.Update(otlp_http_->ReloadTls());
+  if (!config_.admin_bearer_token_file.empty()) {
+    auto token = ReadToken(config_.admin_bearer_token_file);
+    if (token.ok()) {
+      absl::MutexLock lock(&token_mu_);
+      bearer_token_ = *std::move(token);
+    } else {
+      status.Update(token.status());
+    }
+  }
+  return status;
+}
+
+int64_t Tap::WatchedFilesVersion() const {
+  int64_t newest = 0;
+  for (const std::string* path :
+       {&config_.admin_tls.cert_file, &config_.admin_tls.key_file,
+        &config_.admin_tls.client_ca_file, &config_.otlp_tls.cert_file,
+        &config_.otlp_tls.key_file, &config_.otlp_tls.client_ca_file,
+        &config_.admin_bearer_token_file}) {
+    newest = std::max(newest, ModifiedNanos(*path));
+  }
+  return newest;
+}
+
+bool Tap::Authorized(const receiver::HttpRequest& request) {
+  absl::MutexLock lock(&token_mu_);
+  if (bearer_token_.empty()) return true;
+  const std::string_view header = request.Header("Authorization");
+  constexpr std::string_view kScheme = "Bearer ";
+  if (header.size() <= kScheme.size() ||
+      !absl::EqualsIgnoreCase(absl::string_view(header.data(), kScheme.size()),
+                              absl::string_view(kScheme.data(), kScheme.size()))) {
+    return false;
+  }
+  return ConstantTimeEquals(header.substr(kScheme.size()), bearer_token_);
 }
 
 int Tap::grpc_port() const { return grpc_ ? grpc_->port() : 0; }
@@ -154,6 +269,13 @@ receiver::HttpResponse Tap::HandleTrace(const receiver::HttpRequest& request) {
     return receiver::HttpResponse{status, "text/plain; charset=utf-8", std::move(body), {}, false};
   };
   if (request.method != "GET") return text(405, "use GET\n");
+  if (!Authorized(request)) {
+    return receiver::HttpResponse{401,
+                                  "text/plain; charset=utf-8",
+                                  "the trace API needs Authorization: Bearer <token>\n",
+                                  {{"WWW-Authenticate", "Bearer realm=\"propwatch\""}},
+                                  false};
+  }
   std::string hex(request.path.substr(std::string_view("/api/v1/traces/").size()));
   for (char& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto id = TraceId::FromLowerHex(hex);

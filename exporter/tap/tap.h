@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "exporter/receiver/forwarder.h"
 #include "exporter/receiver/grpc_receiver.h"
@@ -41,6 +42,12 @@ class Tap {
   absl::Status Start();
   void Shutdown(absl::Duration grace);
 
+  // Re-reads the TLS certificates of the HTTP listeners and the bearer token
+  // (main calls it on SIGHUP; the tap also calls it when one of those files
+  // changes). On error what was loaded before stays in use. The OTLP/gRPC
+  // listener watches its own files (GrpcReceiver::Options::tls_refresh_seconds).
+  absl::Status Reload();
+
   // Bound ports (0 when the listener is off or not started).
   int grpc_port() const;
   int http_port() const;
@@ -55,6 +62,11 @@ class Tap {
   Tap(const TapConfig& config, std::unique_ptr<Engine> engine);
   receiver::HttpResponse HandleMetrics(const receiver::HttpRequest& request);
   receiver::HttpResponse HandleTrace(const receiver::HttpRequest& request);
+  // Whether `request` may use the trace API (no token configured, or the
+  // right bearer token).
+  bool Authorized(const receiver::HttpRequest& request);
+  // The newest modification time of the TLS and token files (0 when none).
+  int64_t WatchedFilesVersion() const;
 
   const TapConfig config_;
   std::unique_ptr<Engine> engine_;
@@ -72,6 +84,10 @@ class Tap {
   bool started_ = false;
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
+
+  mutable absl::Mutex token_mu_;
+  std::string bearer_token_ ABSL_GUARDED_BY(token_mu_);  // empty: no token required
+  int64_t watched_version_ = 0;  // advance thread only
 };
 
 }  // namespace propwatch::tap

@@ -208,6 +208,46 @@ const std::vector<Option>& Options() {
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseDurationValue(k, v, &c.advance_interval);
        }},
+      {"otlp-tls-cert-file", "(plaintext)",
+       "PEM certificate chain: both OTLP listeners serve TLS (gRPC and HTTPS).",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.otlp_tls.cert_file = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"otlp-tls-key-file", "", "PEM private key of --otlp-tls-cert-file.",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.otlp_tls.key_file = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"otlp-tls-client-ca-file", "(none)",
+       "PEM CA bundle: OTLP clients must present a certificate it signed (mutual TLS).",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.otlp_tls.client_ca_file = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"admin-tls-cert-file", "(plaintext)",
+       "PEM certificate chain: the admin listener serves HTTPS.",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.admin_tls.cert_file = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"admin-tls-key-file", "", "PEM private key of --admin-tls-cert-file.",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.admin_tls.key_file = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"admin-tls-client-ca-file", "(none)",
+       "PEM CA bundle: admin clients (Prometheus) must present a certificate it signed.",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.admin_tls.client_ca_file = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"admin-bearer-token-file", "(none)",
+       "File holding a token: the trace API then requires `Authorization: Bearer <token>`.",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.admin_bearer_token_file = std::string(v);
+         return absl::OkStatus();
+       }},
       {"log-level", "info", "Least severe log line written: debug, info, warn or error.",
        [](TapConfig& c, std::string_view k, std::string_view v) {
          auto level = log::ParseLevel(v);
@@ -327,6 +367,19 @@ absl::Status ValidateTapConfig(const TapConfig& config) {
     uint16_t port;
     if (absl::Status s = ParseHostPort(*address, &host, &port); !s.ok()) {
       return Bad(key, std::string(s.message()));
+    }
+  }
+  for (auto [prefix, tls] : {std::pair<std::string_view, const receiver::TlsFiles*>{
+                                 "otlp-tls", &config.otlp_tls},
+                             {"admin-tls", &config.admin_tls}}) {
+    if (tls->cert_file.empty() != tls->key_file.empty()) {
+      return Bad(Join({prefix, tls->cert_file.empty() ? "-cert-file" : "-key-file"}),
+                 Join({"required with --", prefix,
+                       tls->cert_file.empty() ? "-key-file" : "-cert-file"}));
+    }
+    if (!tls->client_ca_file.empty() && tls->cert_file.empty()) {
+      return Bad(Join({prefix, "-client-ca-file"}),
+                 Join({"mutual TLS needs --", prefix, "-cert-file and --", prefix, "-key-file"}));
     }
   }
   if (config.otlp_grpc_address == "off" && config.otlp_http_address == "off") {

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "exporter/log/log.h"
+#include "exporter/receiver/tls.h"
 #include "propwatch/engine_options.h"
 
 namespace propwatch::tap {
@@ -28,6 +29,14 @@ struct TapConfig {
   std::string otlp_grpc_address = "127.0.0.1:4417";
   std::string otlp_http_address = "127.0.0.1:4418";
   std::string admin_address = "127.0.0.1:9417";  // /metrics, /api/v1/traces, /healthz
+
+  // TLS for both OTLP listeners, and for the admin listener (mutual TLS
+  // when a client CA is set). Re-read on SIGHUP and when the files change.
+  receiver::TlsFiles otlp_tls;
+  receiver::TlsFiles admin_tls;
+  // When set, the trace API (/api/v1/traces/) requires the header
+  // `Authorization: Bearer <the file's content, trimmed>`.
+  std::string admin_bearer_token_file;
 
   EngineOptions engine;
 

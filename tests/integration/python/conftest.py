@@ -16,6 +16,11 @@ for _k in list(os.environ):
     if _k.startswith("OTEL_") or _k.lower() in ("http_proxy", "https_proxy", "all_proxy", "grpc_proxy"):
         del os.environ[_k]
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+# requests lets these override an exporter's own certificate_file (it merges
+# the environment over the session's verify setting): the TLS tests name
+# their CA explicitly.
+for _k in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    os.environ.pop(_k, None)
 
 
 def pytest_addoption(parser):
