@@ -50,6 +50,7 @@ flags::FlagSet CheckFlags(CheckOptions* o) {
       "ratio is at most the threshold. One PASS/FAIL line per check; exit 0 all passed,\n"
       "1 a check failed, 2 the tap could not be read.");
   set.String("admin-address", &o->admin_address, "The tap's admin listener.");
+  AddAdminClientFlags(&set, &o->admin);
   set.String("trace-id", &o->trace_id, "The trace to judge, 32 hex digits (required).");
   set.Add({"expect-spans", "(any)", "Exact number of spans the trace must have.",
            [o](std::string_view v) {
@@ -90,7 +91,7 @@ int RunCheck(const CheckOptions& o, std::ostream& out) {
     ok = ok && pass;
   };
 
-  auto trace = HttpGet(o.admin_address, "/api/v1/traces/" + o.trace_id);
+  auto trace = HttpGet(o.admin_address, "/api/v1/traces/" + o.trace_id, o.admin);
   if (!trace.ok()) {
     out << "ERROR " << trace.status().message() << "\n";
     return 2;
@@ -117,7 +118,7 @@ int RunCheck(const CheckOptions& o, std::ostream& out) {
   }
 
   if (o.max_orphan_ratio >= 0) {
-    auto metrics = HttpGet(o.admin_address, "/metrics");
+    auto metrics = HttpGet(o.admin_address, "/metrics", o.admin);
     if (!metrics.ok() || metrics->status != 200) {
       out << "ERROR cannot read /metrics\n";
       return 2;

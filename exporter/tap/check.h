@@ -15,11 +15,13 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "exporter/tap/http_get.h"
 
 namespace propwatch::tap {
 
 struct CheckOptions {
   std::string admin_address = "127.0.0.1:9417";
+  AdminClientOptions admin;              // HTTPS / client certificate / token
   std::string trace_id;                  // required
   std::optional<uint64_t> expect_spans;  // unset: any count
   double max_orphan_ratio = 0.01;        // for internal services; < 0 disables

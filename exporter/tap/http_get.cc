@@ -1,11 +1,17 @@
 #include "exporter/tap/http_get.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 
 #include "boost/asio/connect.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/ssl.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "boost/beast/ssl.hpp"
 #include "exporter/tap/tap_config.h"
 
 namespace propwatch::tap {
@@ -13,31 +19,92 @@ namespace propwatch::tap {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
+
+namespace {
+
+absl::StatusOr<std::string> ReadTrimmed(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError("--bearer-token-file: cannot read '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  const auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  text.erase(text.begin(), std::find_if(text.begin(), text.end(), not_space));
+  text.erase(std::find_if(text.rbegin(), text.rend(), not_space).base(), text.end());
+  return text;
+}
+
+template <typename Stream>
+HttpGetResult Exchange(Stream& stream, const http::request<http::empty_body>& request) {
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  return HttpGetResult{static_cast<int>(response.result_int()), std::move(response.body())};
+}
+
+}  // namespace
+
+void AddAdminClientFlags(flags::FlagSet* set, AdminClientOptions* o) {
+  set->String("admin-ca-file", &o->ca_file,
+              "PEM CA that signed the admin listener's certificate: connect over HTTPS.");
+  set->String("admin-cert-file", &o->cert_file,
+              "PEM client certificate for an admin listener with mutual TLS.");
+  set->String("admin-key-file", &o->key_file, "PEM key of --admin-cert-file.");
+  set->String("bearer-token-file", &o->bearer_token_file,
+              "File holding the trace API's bearer token (--admin-bearer-token-file of the tap).");
+}
 
 absl::StatusOr<HttpGetResult> HttpGet(std::string_view address, std::string_view target,
-                                      absl::Duration timeout) {
+                                      const AdminClientOptions& client, absl::Duration timeout) {
   std::string host;
   uint16_t port = 0;
   if (absl::Status s = ParseHostPort(address, &host, &port); !s.ok()) return s;
+  const bool tls = !client.ca_file.empty();
+  http::request<http::empty_body> request(http::verb::get, std::string(target), 11);
+  request.set(http::field::host, host);
+  request.set(http::field::user_agent, "propwatch-cli");
+  if (!client.bearer_token_file.empty()) {
+    auto token = ReadTrimmed(client.bearer_token_file);
+    if (!token.ok()) return token.status();
+    request.set(http::field::authorization, "Bearer " + *token);
+  }
+  const std::string url =
+      std::string(tls ? "https://" : "http://") + std::string(address) + std::string(target);
   try {
     asio::io_context io;
     asio::ip::tcp::resolver resolver(io);
-    beast::tcp_stream stream(io);
-    stream.expires_after(std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
-    stream.connect(resolver.resolve(host, std::to_string(port)));
-    http::request<http::empty_body> request(http::verb::get, std::string(target), 11);
-    request.set(http::field::host, host);
-    request.set(http::field::user_agent, "propwatch-cli");
-    http::write(stream, request);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> response;
-    http::read(stream, buffer, response);
+    const auto deadline = std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout));
+    if (!tls) {
+      beast::tcp_stream stream(io);
+      stream.expires_after(deadline);
+      stream.connect(resolver.resolve(host, std::to_string(port)));
+      HttpGetResult result = Exchange(stream, request);
+      beast::error_code ignored;
+      stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      return result;
+    }
+    ssl::context context(ssl::context::tls_client);
+    context.load_verify_file(client.ca_file);
+    if (!client.cert_file.empty()) {
+      context.use_certificate_chain_file(client.cert_file);
+      context.use_private_key_file(client.key_file, ssl::context::pem);
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(io, context);
+    stream.set_verify_mode(ssl::verify_peer);
+    stream.set_verify_callback(ssl::host_name_verification(host));
+    SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
+    beast::get_lowest_layer(stream).expires_after(deadline);
+    beast::get_lowest_layer(stream).connect(resolver.resolve(host, std::to_string(port)));
+    stream.handshake(ssl::stream_base::client);
+    HttpGetResult result = Exchange(stream, request);
     beast::error_code ignored;
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    return HttpGetResult{static_cast<int>(response.result_int()), std::move(response.body())};
+    beast::get_lowest_layer(stream).socket().shutdown(asio::ip::tcp::socket::shutdown_both,
+                                                      ignored);
+    return result;
   } catch (const std::exception& e) {
-    return absl::UnavailableError(std::string("GET http://") + std::string(address) +
-                                  std::string(target) + ": " + e.what());
+    return absl::UnavailableError("GET " + url + ": " + e.what());
   }
 }
 

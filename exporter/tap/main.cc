@@ -76,6 +76,8 @@ int Trace(const std::vector<std::string_view>& args) {
                                 "Prints a recent trace from the tap's trace API as a tree (or its\n"
                                 "JSON). Exit 0 printed, 1 not found or the tap could not be read.");
   set.String("admin-address", &admin, "The tap's admin listener.");
+  propwatch::tap::AdminClientOptions client;
+  propwatch::tap::AddAdminClientFlags(&set, &client);
   set.Bool("json", &json, "Print the trace API's JSON instead of the tree.");
   auto parsed = set.Parse(args, /*max_positional=*/1);
   if (!parsed.ok()) {
@@ -92,7 +94,7 @@ int Trace(const std::vector<std::string_view>& args) {
   }
   std::string target = "/api/v1/traces/" + parsed->positional[0];
   if (!json) target += "?format=text";
-  auto result = propwatch::tap::HttpGet(admin, target);
+  auto result = propwatch::tap::HttpGet(admin, target, client);
   if (!result.ok()) {
     std::cerr << "propwatch trace: " << result.status().message() << "\n";
     return 1;
