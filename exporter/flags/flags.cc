@@ -44,37 +44,35 @@ FlagSet& FlagSet::String(std::string name, std::string* target, std::string help
               }});
 }
 
+namespace {
+
+// A whole-number flag of type T within [min, max].
+template <typename T>
+Flag IntegerFlag(std::string name, T* target, std::string help, T min, T max) {
+  return {std::move(name), ToText(*target), std::move(help),
+          [target, min, max](std::string_view v) {
+            T n = 0;
+            auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) {
+              return Invalid("not a whole number: '" + std::string(v) + "'");
+            }
+            if (n < min || n > max) {
+              return Invalid("must be in [" + ToText(min) + ", " + ToText(max) + "]");
+            }
+            *target = n;
+            return absl::OkStatus();
+          }};
+}
+
+}  // namespace
+
 FlagSet& FlagSet::Uint64(std::string name, uint64_t* target, std::string help, uint64_t min,
                          uint64_t max) {
-  return Add({std::move(name), ToText(*target), std::move(help),
-              [target, min, max](std::string_view v) {
-                uint64_t n = 0;
-                auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-                if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) {
-                  return Invalid("not a whole number: '" + std::string(v) + "'");
-                }
-                if (n < min || n > max) {
-                  return Invalid("must be in [" + ToText(min) + ", " + ToText(max) + "]");
-                }
-                *target = n;
-                return absl::OkStatus();
-              }});
+  return Add(IntegerFlag(std::move(name), target, std::move(help), min, max));
 }
 
 FlagSet& FlagSet::Int(std::string name, int* target, std::string help, int min, int max) {
-  return Add({std::move(name), ToText(*target), std::move(help),
-              [target, min, max](std::string_view v) {
-                int n = 0;
-                auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-                if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) {
-                  return Invalid("not a whole number: '" + std::string(v) + "'");
-                }
-                if (n < min || n > max) {
-                  return Invalid("must be in [" + ToText(min) + ", " + ToText(max) + "]");
-                }
-                *target = n;
-                return absl::OkStatus();
-              }});
+  return Add(IntegerFlag(std::move(name), target, std::move(help), min, max));
 }
 
 FlagSet& FlagSet::Double(std::string name, double* target, std::string help, double min,

@@ -13,6 +13,7 @@
 #include "boost/beast/http.hpp"
 #include "boost/beast/ssl.hpp"
 #include "exporter/tap/tap_config.h"
+#include "exporter/tap/token.h"
 
 namespace propwatch::tap {
 
@@ -22,18 +23,6 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 
 namespace {
-
-absl::StatusOr<std::string> ReadTrimmed(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError("--bearer-token-file: cannot read '" + path + "'");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
-  const auto not_space = [](unsigned char c) { return !std::isspace(c); };
-  text.erase(text.begin(), std::find_if(text.begin(), text.end(), not_space));
-  text.erase(std::find_if(text.rbegin(), text.rend(), not_space).base(), text.end());
-  return text;
-}
 
 template <typename Stream>
 HttpGetResult Exchange(Stream& stream, const http::request<http::empty_body>& request) {
@@ -66,7 +55,7 @@ absl::StatusOr<HttpGetResult> HttpGet(std::string_view address, std::string_view
   request.set(http::field::host, host);
   request.set(http::field::user_agent, "propwatch-cli");
   if (!client.bearer_token_file.empty()) {
-    auto token = ReadTrimmed(client.bearer_token_file);
+    auto token = ReadTokenFile(client.bearer_token_file, "bearer-token-file");
     if (!token.ok()) return token.status();
     request.set(http::field::authorization, "Bearer " + *token);
   }

@@ -12,6 +12,7 @@
 #include "exporter/metrics/engine_metrics.h"
 #include "exporter/metrics/process_metrics.h"
 #include "exporter/tap/build_info.h"
+#include "exporter/tap/token.h"
 #include "exporter/metrics/receiver_metrics.h"
 #include "exporter/receiver/span_observer.h"
 #include "exporter/trace_store/trace_render.h"
@@ -30,31 +31,6 @@ class Tap::StoreObserver final : public receiver::SpanObserver {
 
 namespace {
 
-// The token in `path` without surrounding whitespace; an error when the file
-// cannot be read or holds no token.
-absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError("--admin-bearer-token-file: cannot read '" + path + "'");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string token = buffer.str();
-  const auto not_space = [](unsigned char c) { return !std::isspace(c); };
-  token.erase(token.begin(), std::find_if(token.begin(), token.end(), not_space));
-  token.erase(std::find_if(token.rbegin(), token.rend(), not_space).base(), token.end());
-  if (token.empty()) {
-    return absl::InvalidArgumentError("--admin-bearer-token-file: '" + path + "' is empty");
-  }
-  return token;
-}
-
-// Equality in time independent of where the strings differ.
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 int64_t ModifiedNanos(const std::string& path) {
   struct stat st {};
   if (path.empty() || ::stat(path.c_str(), &st) != 0) return 0;
@@ -67,7 +43,7 @@ absl::StatusOr<std::unique_ptr<Tap>> Tap::Create(const TapConfig& config, const 
   if (absl::Status s = ValidateTapConfig(config); !s.ok()) return s;
   std::string token;
   if (!config.admin_bearer_token_file.empty()) {
-    auto read = ReadToken(config.admin_bearer_token_file);
+    auto read = ReadTokenFile(config.admin_bearer_token_file, "admin-bearer-token-file");
     if (!read.ok()) return read.status();
     token = *std::move(read);
   }
@@ -204,7 +180,7 @@ absl::Status Tap::Reload() {
   if (admin_) status.Update(admin_->ReloadTls());
   if (otlp_http_) status.Update(otlp_http_->ReloadTls());
   if (!config_.admin_bearer_token_file.empty()) {
-    auto token = ReadToken(config_.admin_bearer_token_file);
+    auto token = ReadTokenFile(config_.admin_bearer_token_file, "admin-bearer-token-file");
     if (token.ok()) {
       absl::MutexLock lock(&token_mu_);
       bearer_token_ = *std::move(token);

@@ -16,19 +16,8 @@ version=$(sed -n 's/^set(PROPWATCH_VERSION \([0-9.]*\))/\1/p' engine/cmake/versi
 work=$(mktemp -d "${TMPDIR:-/tmp}/propwatch-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-passed=0 failed=0
-check() {  # check NAME COMMAND...: runs COMMAND, records PASS/FAIL
-  local name=$1
-  shift
-  if "$@" >"$work/last.log" 2>&1; then
-    echo "PASS $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    sed 's/^/    /' "$work/last.log" | tail -n 40
-    failed=$((failed + 1))
-  fi
-}
+# shellcheck source=../../scripts/lib/check.sh
+. scripts/lib/check.sh
 
 install_engine() {  # install_engine KIND(static|shared)
   local kind=$1 shared=OFF
@@ -124,5 +113,4 @@ check "the license is installed" test -f "$work/prefix-static/share/doc/propwatc
 check "C ABI from Python (ctypes), exact counters" \
   python3 tests/install/c_abi_test.py "$work/prefix-shared/lib/libpropwatch.so" "$version"
 
-echo "install: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+check_summary install

@@ -24,19 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@" >"$work/last.log" 2>&1; then
-    echo "PASS $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    sed 's/^/    /' "$work/last.log" | tail -n 40
-    failed=$((failed + 1))
-  fi
-}
+# shellcheck source=../../scripts/lib/check.sh
+. scripts/lib/check.sh
 
 deb=""
 build_package() {
@@ -135,5 +124,4 @@ if [ -n "$deb" ]; then
   check "systemd-analyze security: exposure <= 2.0 (OK)" unit_exposure
   check "apt-get purge removes binary, config and unit" purge_package
 fi
-echo "package: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+check_summary package
