@@ -1,6 +1,9 @@
 #include "exporter/tap/tap.h"
 
+#include <stdlib.h>
 #include <sys/stat.h>
+
+#include <filesystem>
 
 #include <algorithm>
 #include <cctype>
@@ -77,7 +80,53 @@ Tap::Tap(const TapConfig& config, std::unique_ptr<Engine> engine)
       pipeline_options);
 }
 
-Tap::~Tap() { Shutdown(absl::ZeroDuration()); }
+Tap::~Tap() {
+  Shutdown(absl::ZeroDuration());
+  if (!grpc_tls_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(grpc_tls_dir_, ignored);
+  }
+}
+
+absl::StatusOr<receiver::TlsFiles> Tap::PublishGrpcTls() {
+  namespace fs = std::filesystem;
+  // Validate first: a broken pair never reaches the copies.
+  if (auto context = receiver::MakeServerTlsContext(config_.otlp_tls); !context.ok()) {
+    return context.status();
+  }
+  std::error_code ec;
+  if (grpc_tls_dir_.empty()) {
+    std::string pattern = (fs::temp_directory_path(ec) / "propwatch-grpc-tls.XXXXXX").string();
+    if (ec || ::mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError("cannot create a private directory for the gRPC certificates");
+    }
+    grpc_tls_dir_ = pattern;
+  }
+  const fs::path dir = grpc_tls_dir_;
+  const int generation = ++grpc_tls_generation_;
+  const fs::path gen = dir / ("gen-" + std::to_string(generation));
+  fs::create_directory(gen, ec);
+  auto copy = [&](const std::string& from, const char* to) {
+    if (!ec && !from.empty()) fs::copy_file(from, gen / to, fs::copy_options::overwrite_existing, ec);
+  };
+  copy(config_.otlp_tls.cert_file, "cert.pem");
+  copy(config_.otlp_tls.key_file, "key.pem");
+  copy(config_.otlp_tls.client_ca_file, "ca.pem");
+  // One rename swaps all three files at once for the watcher.
+  const fs::path next = dir / "current.next";
+  if (!ec) fs::remove(next, ec);
+  if (!ec) fs::create_directory_symlink(gen.filename(), next, ec);
+  if (!ec) fs::rename(next, dir / "current", ec);
+  if (ec) return absl::InternalError("cannot publish the gRPC certificates: " + ec.message());
+  if (generation > 2) fs::remove_all(dir / ("gen-" + std::to_string(generation - 2)), ec);
+  receiver::TlsFiles files;
+  files.cert_file = (dir / "current" / "cert.pem").string();
+  files.key_file = (dir / "current" / "key.pem").string();
+  if (!config_.otlp_tls.client_ca_file.empty()) {
+    files.client_ca_file = (dir / "current" / "ca.pem").string();
+  }
+  return files;
+}
 
 absl::Status Tap::Start() {
   if (started_) return absl::FailedPreconditionError("tap already started");
@@ -113,7 +162,15 @@ absl::Status Tap::Start() {
     options.listen_address = config_.otlp_grpc_address;
     options.max_recv_message_bytes = config_.max_request_bytes;
     options.max_inflight_requests = config_.max_inflight_requests;
-    options.tls = config_.otlp_tls;
+    if (config_.otlp_tls.enabled()) {
+      // gRPC re-reads its certificate files on its own, and would take a
+      // key that does not match (refusing every handshake until fixed). So it
+      // watches private copies that only ever hold a validated pair.
+      auto files = PublishGrpcTls();
+      if (!files.ok()) return fail(files.status());
+      options.tls = *files;
+      options.tls_refresh_seconds = 1;
+    }
     grpc_ = std::make_unique<receiver::GrpcReceiver>(*pipeline_, &stats_, options);
     if (absl::Status s = grpc_->Start(); !s.ok()) return fail(s);
   }
@@ -176,9 +233,11 @@ void Tap::Shutdown(absl::Duration grace) {
 }
 
 absl::Status Tap::Reload() {
+  absl::MutexLock lock(&reload_mu_);  // SIGHUP and a file change may race
   absl::Status status;
   if (admin_) status.Update(admin_->ReloadTls());
   if (otlp_http_) status.Update(otlp_http_->ReloadTls());
+  if (grpc_ && config_.otlp_tls.enabled()) status.Update(PublishGrpcTls().status());
   if (!config_.admin_bearer_token_file.empty()) {
     auto token = ReadTokenFile(config_.admin_bearer_token_file, "admin-bearer-token-file");
     if (token.ok()) {

@@ -42,10 +42,10 @@ class Tap {
   absl::Status Start();
   void Shutdown(absl::Duration grace);
 
-  // Re-reads the TLS certificates of the HTTP listeners and the bearer token
+  // Re-reads the TLS certificates of every listener and the bearer token
   // (main calls it on SIGHUP; the tap also calls it when one of those files
   // changes). On error what was loaded before stays in use. The OTLP/gRPC
-  // listener watches its own files (GrpcReceiver::Options::tls_refresh_seconds).
+  // listener picks the new pair up within a second. Thread-safe.
   absl::Status Reload();
 
   // Bound ports (0 when the listener is off or not started).
@@ -67,6 +67,10 @@ class Tap {
   bool Authorized(const receiver::HttpRequest& request);
   // The newest modification time of the TLS and token files (0 when none).
   int64_t WatchedFilesVersion() const;
+  // Validates the OTLP certificate files and copies them into the private
+  // directory the gRPC listener watches (one atomic swap); returns the
+  // copies' paths. On error the previous copies stay.
+  absl::StatusOr<receiver::TlsFiles> PublishGrpcTls();
 
   const TapConfig config_;
   std::unique_ptr<Engine> engine_;
@@ -88,6 +92,11 @@ class Tap {
   mutable absl::Mutex token_mu_;
   std::string bearer_token_ ABSL_GUARDED_BY(token_mu_);  // empty: no token required
   int64_t watched_version_ = 0;  // advance thread only
+  // Private copies of the OTLP certificates for gRPC (Start, then Reload from
+  // the signal thread or the advance thread: serialized by reload_mu_).
+  absl::Mutex reload_mu_;
+  std::string grpc_tls_dir_;
+  int grpc_tls_generation_ = 0;
 };
 
 }  // namespace propwatch::tap

@@ -296,3 +296,40 @@ def test_cli_reaches_a_tls_admin_listener_with_certificate_and_token(taps, pki, 
     # answers: the FAIL names the trace API's 404, not a connection error.
     assert p.returncode == 1, p
     assert "404" in p.stdout and "Unavailable" not in p.stdout + p.stderr, p
+
+
+def _grpc_peer_cn(port: int, ca: str) -> str:
+    """The CN of the certificate the gRPC listener presents (a TLS handshake with ALPN h2)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.set_alpn_protocols(["h2"])
+    with socket.create_connection((LOOPBACK, port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            return dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+
+
+def test_grpc_listener_takes_renewed_certificates_and_never_a_broken_pair(taps, pki, tmp_path):
+    cert, key = tmp_path / "otlp.crt", tmp_path / "otlp.key"
+    cert.write_bytes(_read(pki("server.crt")))
+    key.write_bytes(_read(pki("server.key")))
+    tap = taps(f"--otlp-tls-cert-file={cert}", f"--otlp-tls-key-file={key}",
+               "--entry-services=gateway", name="grpc-reload")
+    assert _grpc_peer_cn(tap.grpc_port, pki("ca.crt")) == "propwatch-tap"
+    cert.write_bytes(_read(pki("server2.crt")))
+    key.write_bytes(_read(pki("server2.key")))
+    tap.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while _grpc_peer_cn(tap.grpc_port, pki("ca.crt")) != "propwatch-tap-renewed":
+        assert time.monotonic() < deadline, tap.stderr()
+        time.sleep(0.1)
+    # A key that does not match the certificate reaches the disk (a rotation
+    # half done): gRPC keeps serving the last good pair, on SIGHUP and after
+    # its own file-change check.
+    key.write_bytes(_read(pki("client.key")))
+    tap.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "SIGHUP: reload failed, keeping the previous ones" not in tap.stderr():
+        assert time.monotonic() < deadline, tap.stderr()
+        time.sleep(0.05)
+    time.sleep(2.5)  # past gRPC's 1 s refresh of the files it watches
+    assert _grpc_peer_cn(tap.grpc_port, pki("ca.crt")) == "propwatch-tap-renewed"
+    assert _export("grpc", tap, pki, 2)
