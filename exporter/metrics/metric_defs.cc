@@ -178,7 +178,8 @@ constexpr std::array<MetricDef, static_cast<size_t>(MetricId::kCount)> kMetrics 
      "Maximum number of open file descriptors.", "The soft RLIMIT_NOFILE."},
     {MetricId::kProcessStartTimeSeconds, "process_start_time_seconds", kGauge, "",
      "Start time of the process since the Unix epoch, seconds.",
-     "Boot time (/proc/stat btime) + starttime (/proc/self/stat). A change marks a restart: "
+     "Boot time (/proc/stat btime) + starttime (/proc/self/stat); where /proc/stat is hidden "
+     "(systemd ProcSubset=pid), the time the binary initialized. A change marks a restart: "
      "dashboards can annotate rollouts with `changes(process_start_time_seconds[5m])`."},
 }};
 

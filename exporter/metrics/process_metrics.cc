@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -32,6 +33,11 @@ absl::StatusOr<uint64_t> BootTime() {
   return absl::UnavailableError("/proc/stat has no btime");
 }
 
+// Wall time when this library's statics were initialized, before main():
+// the start time when /proc/stat is hidden (systemd's ProcSubset=pid).
+const double kStartFallbackSeconds =
+    std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+
 }  // namespace
 
 absl::StatusOr<ProcessStats> ReadProcessStats() {
@@ -51,9 +57,11 @@ absl::StatusOr<ProcessStats> ReadProcessStats() {
   s.cpu_seconds = (std::stod(f[14 - 3]) + std::stod(f[15 - 3])) / ticks;
   s.virtual_bytes = std::stoull(f[23 - 3]);
   s.resident_bytes = std::stoull(f[24 - 3]) * static_cast<uint64_t>(page);
-  auto boot = BootTime();
-  if (!boot.ok()) return boot.status();
-  s.start_time_seconds = static_cast<double>(*boot) + std::stod(f[22 - 3]) / ticks;
+  if (auto boot = BootTime(); boot.ok()) {
+    s.start_time_seconds = static_cast<double>(*boot) + std::stod(f[22 - 3]) / ticks;
+  } else {
+    s.start_time_seconds = kStartFallbackSeconds;
+  }
 
   if (DIR* dir = opendir("/proc/self/fd")) {
     while (const dirent* e = readdir(dir)) {

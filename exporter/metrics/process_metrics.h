@@ -24,7 +24,9 @@ struct ProcessStats {
   double start_time_seconds = 0; // Unix time the process started
 };
 
-// Reads the calling process's stats from /proc/self and /proc/stat.
+// Reads the calling process's stats from /proc/self and /proc/stat. Where
+// /proc/stat is hidden (systemd's ProcSubset=pid, as the shipped unit sets),
+// the start time is the moment the binary's statics were initialized.
 absl::StatusOr<ProcessStats> ReadProcessStats();
 
 void AppendProcessMetrics(const ProcessStats& stats, FamilyBuilder* out);

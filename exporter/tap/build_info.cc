@@ -1,10 +1,7 @@
 #include "exporter/tap/build_info.h"
 
+#include "exporter/tap/revision.h"  // generated at build time
 #include "propwatch/version.h"
-
-#ifndef PROPWATCH_REVISION
-#define PROPWATCH_REVISION "unknown"
-#endif
 
 namespace propwatch::tap {
 

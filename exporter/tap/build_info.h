@@ -9,8 +9,9 @@
 namespace propwatch::tap {
 
 std::string_view BuildVersion();
-// The git commit (12 hex digits) at configure time, or what -DPROPWATCH_REVISION
-// said (packages built from a tarball), or "unknown".
+// The git commit built (12 hex digits, "-dirty" with uncommitted changes),
+// or what -DPROPWATCH_REVISION said (packages built from a tarball), or
+// "unknown".
 std::string_view BuildRevision();
 // "propwatch 0.2.0 (revision 6094a81c3f0e)".
 std::string VersionLine();

@@ -54,7 +54,7 @@ install_package() {
 
 installed_version() {
   [ "$(command -v propwatch)" = /usr/bin/propwatch ] &&
-    /usr/bin/propwatch --version | tee /dev/stderr | grep -qE "^propwatch ${version//./\\.} \(revision ([0-9a-f]+|unknown)\)$"
+    /usr/bin/propwatch --version | tee /dev/stderr | grep -qE "^propwatch ${version//./\\.} \(revision ([0-9a-f]+(-dirty)?|unknown)\)$"
 }
 
 # The installed binary on the installed config, as the unprivileged `nobody`
@@ -78,6 +78,32 @@ runs_unprivileged() {
     ! grep -q "no --entry-services" "$log" &&  # PROPWATCH_ENTRY_SERVICES was applied
     kill -TERM "$tap_pid" && wait "$tap_pid" && tap_pid="" &&
     grep -q " info stopped$" "$log"
+}
+
+# The unit's ProcSubset=pid hides /proc/stat: the process_* metrics must
+# still all be there (the installed binary under such a /proc, as root can
+# arrange with a private mount namespace; skipped where that is refused).
+process_metrics_under_procsubset() {
+  if ! unshare --mount --pid --fork --propagation private true 2>/dev/null; then
+    echo "cannot create a mount namespace here: skipped"
+    return 0
+  fi
+  unshare --mount --pid --fork --propagation private bash -c '
+    mount -t proc -o subset=pid proc /proc || exit 1
+    [ ! -r /proc/stat ] || { echo "/proc/stat still visible"; exit 1; }
+    log=$(mktemp)
+    PROPWATCH_ADMIN_ADDRESS=127.0.0.1:0 PROPWATCH_OTLP_GRPC_ADDRESS=127.0.0.1:0 \
+      PROPWATCH_OTLP_HTTP_ADDRESS=127.0.0.1:0 /usr/bin/propwatch 2>"$log" &
+    pid=$!
+    for i in $(seq 100); do
+      port=$(sed -n "s/.*admin=[^ ]* (port \([0-9]*\)).*/\1/p" "$log")
+      [ -n "$port" ] && break
+      sleep 0.1
+    done
+    n=$(curl -sf "http://127.0.0.1:$port/metrics" | grep -c "^process_")
+    kill -TERM $pid; wait $pid
+    echo "process_* series: $n"
+    [ "$n" = 6 ]'
 }
 
 unit_verifies() {
@@ -120,6 +146,8 @@ if [ -n "$deb" ]; then
   check "installed /usr/bin/propwatch --version" installed_version
   check "installed binary on the installed config runs unprivileged, ready, stops on SIGTERM" \
     runs_unprivileged
+  check "process_* metrics under the unit's ProcSubset=pid (/proc/stat hidden)" \
+    process_metrics_under_procsubset
   check "systemd-analyze verify on the installed unit" unit_verifies
   check "systemd-analyze security: exposure <= 2.0 (OK)" unit_exposure
   check "apt-get purge removes binary, config and unit" purge_package
