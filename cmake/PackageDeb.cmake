@@ -22,6 +22,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/propwatch.default
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/propwatch.service
         DESTINATION /lib/systemd/system COMPONENT tap EXCLUDE_FROM_ALL)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/LICENSE
+              ${PROJECT_SOURCE_DIR}/deploy/debian/copyright
               ${PROJECT_SOURCE_DIR}/CHANGELOG.md
               ${PROJECT_SOURCE_DIR}/docs/deploy.md ${PROJECT_SOURCE_DIR}/docs/security.md
               ${PROJECT_SOURCE_DIR}/docs/metrics.md ${PROJECT_SOURCE_DIR}/docs/semantics.md
@@ -47,5 +48,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # propwatch_VERSION_ARCH.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
-set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PROJECT_SOURCE_DIR}/deploy/debian/conffiles)
+# conffiles, and maintainer scripts that reload systemd, restart a running
+# tap on upgrade, and stop and disable it on removal (no-ops without systemd).
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    ${PROJECT_SOURCE_DIR}/deploy/debian/conffiles ${PROJECT_SOURCE_DIR}/deploy/debian/postinst
+    ${PROJECT_SOURCE_DIR}/deploy/debian/prerm ${PROJECT_SOURCE_DIR}/deploy/debian/postrm)
 include(CPack)

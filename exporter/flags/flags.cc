@@ -147,7 +147,9 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> FlagSet::Split(
     if (eq == std::string_view::npos) {
       if (flag->is_bool) {
         value = "true";
-      } else if (i + 1 < args.size()) {
+      } else if (i + 1 < args.size() && !args[i + 1].starts_with("--")) {
+        // A value that starts with "--" must be written --name=--value: a
+        // forgotten value must not swallow the next flag.
         value = args[++i];
       } else {
         return Invalid("--" + std::string(name) + ": missing value");
@@ -182,7 +184,8 @@ absl::Status FlagSet::Apply(std::string_view name, std::string_view value) {
 }
 
 std::string FlagSet::Usage() const {
-  std::string out = usage_ + "\n\n" + summary_ + "\n\nFlags (--name=value or --name value):\n";
+  std::string out = usage_ + "\n\n" + summary_ +
+                    "\n\nFlags (--name=value or --name value; a boolean alone means true):\n";
   for (const Flag& f : flags_) {
     out += "  --" + f.name;
     if (!f.default_text.empty()) out += " (default " + f.default_text + ")";

@@ -2,8 +2,9 @@
 // subcommand (the tap, `propwatch check`, `propwatch trace`, bench/otlp_load).
 //
 // Rules, the same everywhere:
-//   - `--name=value` and `--name value` are the same; a boolean flag may also
-//     stand alone (`--json` means `--json=true`);
+//   - `--name=value` and `--name value` are the same (a value that starts
+//     with "--" needs the first form, so a forgotten value never swallows
+//     the next flag); a boolean flag takes `--name` or `--name=false`;
 //   - `--help` / `-h` anywhere asks for the usage text (Parse reports it);
 //   - an unknown flag, a missing value, a bad value or a stray positional
 //     argument is an InvalidArgument error naming the flag;

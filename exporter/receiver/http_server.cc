@@ -149,7 +149,9 @@ class HttpServer::Impl {
   explicit Impl(const Options& options)
       : options_(options),
         conn_stats_(options.stats != nullptr ? &options.stats->http_connections : nullptr),
-        unrouted_stats_(options.stats != nullptr ? &options.stats->http : nullptr),
+        unrouted_stats_(options.stats != nullptr && options.count_unrouted_as_otlp
+                            ? &options.stats->http
+                            : nullptr),
         ioc_(std::max(1, options.io_threads)),
         acceptor_(asio::make_strand(ioc_)),
         accept_retry_(acceptor_.get_executor()) {}
@@ -198,7 +200,7 @@ class HttpServer::Impl {
     if (ec) {
       boost::system::error_code ignored;
       acceptor_.close(ignored);
-      return absl::UnavailableError(absl::StrCat("HTTP server: cannot listen on ",
+      return absl::UnavailableError(absl::StrCat(options_.name, ": cannot listen on ",
                                                  options_.listen_address, ": ", ec.message()));
     }
     port_.store(acceptor_.local_endpoint().port(), std::memory_order_release);

@@ -120,8 +120,13 @@ class HttpServer {
     absl::Duration read_timeout = absl::Seconds(30);
     absl::Duration write_timeout = absl::Seconds(30);
     // Connection counters (stats->http_connections) and requests to
-    // unregistered paths (stats->http, not_found). May be null.
+    // unregistered paths (stats->http, not_found; only with
+    // count_unrouted_as_otlp, so the admin listener's 404s are not counted
+    // as failed OTLP exports). May be null.
     ReceiverStats* stats = nullptr;
+    bool count_unrouted_as_otlp = true;
+    // Names the listener in errors ("cannot listen on ...").
+    std::string name = "HTTP server";
     // TLS (HTTPS) when tls.cert_file is set; mutual TLS with client_ca_file.
     // The handshake must finish within read_timeout; a failed one is counted
     // as connection error kind "tls" and the connection closed.

@@ -1,6 +1,10 @@
 #include "exporter/receiver/tls.h"
 
 #include <openssl/ssl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace propwatch::receiver {
 
@@ -19,6 +23,14 @@ absl::Status TlsFiles::Validate() const {
 
 absl::StatusOr<std::shared_ptr<ssl::context>> MakeServerTlsContext(const TlsFiles& files) {
   if (absl::Status s = files.Validate(); !s.ok()) return s;
+  // Unreadable files get the system's reason (OpenSSL would only say
+  // "asio.ssl error").
+  for (const std::string* file : {&files.cert_file, &files.key_file, &files.client_ca_file}) {
+    if (!file->empty() && ::access(file->c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError("TLS: cannot read '" + *file + "': " +
+                                        std::strerror(errno));
+    }
+  }
   auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
   boost::system::error_code ec;
   context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |

@@ -1,13 +1,13 @@
 #include "exporter/tap/check.h"
 
-#include "exporter/flags/flags.h"
-
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <map>
 
 #include "exporter/flags/flags.h"
 #include "exporter/tap/http_get.h"
+#include "propwatch/ids.h"
 
 namespace propwatch::tap {
 namespace {
@@ -81,6 +81,11 @@ absl::StatusOr<CheckOptions> ParseCheckArgs(std::span<const std::string_view> ar
   }
   if (parsed->help) return absl::InvalidArgumentError("--help is handled by the caller");
   if (o.trace_id.empty()) return absl::InvalidArgumentError("propwatch check: --trace-id is required");
+  std::string lower = o.trace_id;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (auto id = TraceId::FromLowerHex(lower); !id || id->IsZero()) {
+    return absl::InvalidArgumentError("propwatch check: --trace-id must be 32 hex digits, not all zero");
+  }
   return o;
 }
 
@@ -94,6 +99,12 @@ int RunCheck(const CheckOptions& o, std::ostream& out) {
   auto trace = HttpGet(o.admin_address, "/api/v1/traces/" + o.trace_id, o.admin);
   if (!trace.ok()) {
     out << "ERROR " << trace.status().message() << "\n";
+    return 2;
+  }
+  if (trace->status == 401 || trace->status == 403) {
+    // Not a verdict on propagation: the gate could not read the tap.
+    out << "ERROR the trace API refused access (HTTP " << trace->status
+        << "): pass --bearer-token-file\n";
     return 2;
   }
   if (trace->status != 200) {

@@ -51,6 +51,15 @@ absl::StatusOr<HttpGetResult> HttpGet(std::string_view address, std::string_view
   uint16_t port = 0;
   if (absl::Status s = ParseHostPort(address, &host, &port); !s.ok()) return s;
   const bool tls = !client.ca_file.empty();
+  if (!tls && (!client.cert_file.empty() || !client.key_file.empty())) {
+    // A client certificate only means anything over TLS: refuse rather than
+    // talk plaintext (and send a token in the clear) to a TLS listener.
+    return absl::InvalidArgumentError(
+        "--admin-cert-file/--admin-key-file need --admin-ca-file (the admin listener's CA)");
+  }
+  if (client.cert_file.empty() != client.key_file.empty()) {
+    return absl::InvalidArgumentError("--admin-cert-file and --admin-key-file go together");
+  }
   http::request<http::empty_body> request(http::verb::get, std::string(target), 11);
   request.set(http::field::host, host);
   request.set(http::field::user_agent, "propwatch-cli");

@@ -1,6 +1,8 @@
 // propwatch: the tap binary and its CLI subcommands. See TapUsage() / --help.
+#include <cctype>
 #include <csignal>
 #include <cstdio>
+#include <initializer_list>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -8,12 +10,14 @@
 #include "absl/synchronization/mutex.h"
 #include "exporter/flags/flags.h"
 #include "exporter/log/log.h"
+#include "exporter/receiver/grpc_log.h"
 #include "exporter/metrics/metric_defs.h"
 #include "exporter/tap/build_info.h"
 #include "exporter/tap/check.h"
 #include "exporter/tap/http_get.h"
 #include "exporter/tap/tap.h"
 #include "exporter/tap/tap_config.h"
+#include "propwatch/ids.h"
 
 namespace {
 
@@ -27,6 +31,10 @@ int Serve(const std::vector<std::string_view>& args) {
     return 2;
   }
   log::Configure(config->log_level, config->log_format);
+  propwatch::receiver::RouteGrpcLogsToLog();
+  for (const std::string& name : propwatch::tap::UnknownEnvSettings()) {
+    log::Warn(name + " is set but is not a propwatch setting (ignored; see --help)");
+  }
   // Block the stop signals in every thread the tap starts; main waits for them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -56,7 +64,11 @@ int Serve(const std::vector<std::string_view>& args) {
   for (;;) {
     sigwait(&signals, &received);
     if (received != SIGHUP) break;
-    if (absl::Status s = (*tap)->Reload(); s.ok()) {
+    const bool anything = config->otlp_tls.enabled() || config->admin_tls.enabled() ||
+                          !config->admin_bearer_token_file.empty();
+    if (!anything) {
+      log::Info("SIGHUP: nothing to reload (no TLS certificates or bearer token configured)");
+    } else if (absl::Status s = (*tap)->Reload(); s.ok()) {
       log::Info("SIGHUP: TLS certificates and bearer token reloaded");
     } else {
       log::Error("SIGHUP: reload failed, keeping the previous ones: " + std::string(s.message()));
@@ -92,12 +104,20 @@ int Trace(const std::vector<std::string_view>& args) {
     std::cerr << "propwatch trace: missing TRACE_ID (see --help)\n";
     return 2;
   }
+  {
+    std::string lower = parsed->positional[0];
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (auto id = propwatch::TraceId::FromLowerHex(lower); !id || id->IsZero()) {
+      std::cerr << "propwatch trace: TRACE_ID must be 32 hex digits, not all zero\n";
+      return 2;
+    }
+  }
   std::string target = "/api/v1/traces/" + parsed->positional[0];
   if (!json) target += "?format=text";
   auto result = propwatch::tap::HttpGet(admin, target, client);
   if (!result.ok()) {
     std::cerr << "propwatch trace: " << result.status().message() << "\n";
-    return 1;
+    return absl::IsInvalidArgument(result.status()) ? 2 : 1;
   }
   if (result->status != 200) {
     std::cerr << "propwatch trace: HTTP " << result->status << ": " << result->body;
@@ -107,12 +127,15 @@ int Trace(const std::vector<std::string_view>& args) {
   return 0;
 }
 
-bool WantsHelp(const std::vector<std::string_view>& args) {
+bool Has(const std::vector<std::string_view>& args, std::initializer_list<std::string_view> any) {
   for (std::string_view a : args) {
-    if (a == "--help" || a == "-h") return true;
+    for (std::string_view wanted : any) {
+      if (a == wanted) return true;
+    }
   }
   return false;
 }
+bool WantsHelp(const std::vector<std::string_view>& args) { return Has(args, {"--help", "-h"}); }
 
 }  // namespace
 
@@ -126,7 +149,7 @@ int main(int argc, char** argv) {
     std::cout << TapUsage();
     return 0;
   }
-  if (!args.empty() && (args[0] == "--version" || args[0] == "version")) {
+  if ((!args.empty() && args[0] == "version") || Has(args, {"--version"})) {
     std::cout << propwatch::tap::VersionLine() << "\n";
     return 0;
   }

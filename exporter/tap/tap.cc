@@ -141,6 +141,8 @@ absl::Status Tap::Start() {
   admin_options.io_threads = 1;
   admin_options.stats = &stats_;
   admin_options.tls = config_.admin_tls;
+  admin_options.count_unrouted_as_otlp = false;
+  admin_options.name = "admin listener";
   admin_ = std::make_unique<receiver::HttpServer>(admin_options);
   (void)admin_->Handle("/metrics", [this](const receiver::HttpRequest& r) { return HandleMetrics(r); });
   (void)admin_->HandlePrefix("/api/v1/traces/",
@@ -180,6 +182,7 @@ absl::Status Tap::Start() {
     options.io_threads = static_cast<int>(config_.http_threads);
     options.stats = &stats_;
     options.tls = config_.otlp_tls;
+    options.name = "OTLP/HTTP listener";
     otlp_http_ = std::make_unique<receiver::HttpServer>(options);
     receiver::OtlpHttpHandler::Options handler_options;
     handler_options.max_body_bytes = config_.max_request_bytes;

@@ -1,6 +1,9 @@
 #include "exporter/tap/tap_config.h"
 
+#include <unistd.h>  // environ
+
 #include <cctype>
+#include <climits>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -79,7 +82,8 @@ absl::Status ParseBytes(std::string_view key, std::string_view value, uint64_t* 
   }
   uint64_t v = 0;
   if (absl::Status s = ParseUnsigned(key, digits, &v, 1, (1ull << 40) / multiplier); !s.ok()) {
-    return s;
+    return Reason(Join({std::string(s.message()),
+                        " (a number of bytes, or with KiB, MiB or GiB: 16MiB)"}));
   }
   *out = v * multiplier;
   return absl::OkStatus();
@@ -172,7 +176,12 @@ const std::vector<Option>& Options() {
       {"max-request-bytes", "16MiB",
        "Largest request body, enforced after decompression (413 / RESOURCE_EXHAUSTED).",
        [](TapConfig& c, std::string_view k, std::string_view v) {
-         return ParseBytes(k, v, &c.max_request_bytes);
+         if (absl::Status s = ParseBytes(k, v, &c.max_request_bytes); !s.ok()) return s;
+         // gRPC takes message sizes as int.
+         if (c.max_request_bytes > static_cast<uint64_t>(INT_MAX)) {
+           return Reason("must be at most 2147483647 bytes (2GiB - 1)");
+         }
+         return absl::OkStatus();
        }},
       {"max-inflight-requests", "64",
        "Concurrent export requests before answering 503 / UNAVAILABLE with a retry hint.",
@@ -297,9 +306,10 @@ flags::FlagSet TapFlags(TapConfig* config) {
   return set;
 }
 
-absl::Status ApplyFile(TapConfig& config, const std::string& path) {
+// `source` names where the path came from (--config or PROPWATCH_CONFIG).
+absl::Status ApplyFile(TapConfig& config, const std::string& path, std::string_view source) {
   std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError(Join({"--config: cannot read '", path, "'"}));
+  if (!in) return absl::InvalidArgumentError(Join({source, ": cannot read '", path, "'"}));
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {
@@ -318,7 +328,13 @@ absl::Status ApplyFile(TapConfig& config, const std::string& path) {
       return absl::InvalidArgumentError(
           Join({path, ":", std::to_string(number), ": config files do not nest"}));
     }
-    if (absl::Status s = ApplySetting(config, key, Trim(text.substr(eq + 1))); !s.ok()) {
+    std::string_view value = Trim(text.substr(eq + 1));
+    // `key = "a, b"` means a, b (quotes are not part of values).
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (absl::Status s = ApplySetting(config, key, value); !s.ok()) {
       return absl::InvalidArgumentError(
           Join({path, ":", std::to_string(number), ": ", std::string(s.message())}));
     }
@@ -399,8 +415,34 @@ absl::Status ValidateTapConfig(const TapConfig& config) {
     return Bad("advance-interval", "must be positive");
   }
   if (Status s = config.engine.Validate(); !s.ok()) {
-    // Engine messages name engine fields; translate to flag names for users.
-    return absl::InvalidArgumentError(Join({"invalid settings: ", std::string(s.message())}));
+    // Engine messages name engine fields ("engine option window_length: ...");
+    // users set flags, so name the flag.
+    static constexpr std::pair<std::string_view, std::string_view> kFlagOf[] = {
+        {"trace_idle_timeout", "trace-idle-timeout"}, {"late_span_retention", "late-span-retention"},
+        {"max_traces", "max-traces"}, {"max_spans_per_trace", "max-spans-per-trace"},
+        {"max_services", "max-services"}, {"max_destinations", "max-destinations"},
+        {"window_length", "window"}, {"window_resolution", "window-resolution"},
+        {"shards", "shards"}, {"entry_point_services", "entry-services"}};
+    std::string message(s.message());
+    constexpr std::string_view kPrefix = "engine option ";
+    if (message.starts_with(kPrefix)) {
+      const size_t colon = message.find(':');
+      const std::string_view field =
+          std::string_view(message).substr(kPrefix.size(), colon - kPrefix.size());
+      for (auto [engine_name, flag] : kFlagOf) {
+        if (field != engine_name) continue;
+        std::string why(Trim(std::string_view(message).substr(colon + 1)));
+        for (auto [other, other_flag] : kFlagOf) {  // "at least window_resolution"
+          const std::string replacement = Join({"--", other_flag});
+          for (size_t at = why.find(other); at != std::string::npos;
+               at = why.find(other, at + replacement.size())) {
+            why.replace(at, other.size(), replacement);
+          }
+        }
+        return Bad(flag, why);
+      }
+    }
+    return absl::InvalidArgumentError(Join({"invalid settings: ", message}));
   }
   return absl::OkStatus();
 }
@@ -409,6 +451,19 @@ std::string EnvVarName(std::string_view key) {
   std::string name = "PROPWATCH_";
   for (char c : key) name.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
   return name;
+}
+
+std::vector<std::string> UnknownEnvSettings() {
+  std::vector<std::string> unknown;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view var(*entry);
+    const std::string_view name = var.substr(0, var.find('='));
+    if (!name.starts_with("PROPWATCH_")) continue;
+    bool known = false;
+    for (const Option& o : Options()) known = known || EnvVarName(o.key) == name;
+    if (!known) unknown.emplace_back(name);
+  }
+  return unknown;
 }
 
 std::optional<std::string> ProcessEnv(std::string_view name) {
@@ -428,12 +483,16 @@ absl::StatusOr<TapConfig> ParseTapConfig(std::span<const std::string_view> args,
   // Sources, later wins: defaults < config file < environment < flags. The
   // file comes from --config, else PROPWATCH_CONFIG.
   std::optional<std::string> file;
+  std::string_view file_source = "--config";
   for (const auto& [key, value] : *pairs) {
     if (key == "config") file = value;
   }
-  if (!file && env) file = env(EnvVarName("config"));
+  if (!file && env) {
+    file = env(EnvVarName("config"));
+    file_source = "PROPWATCH_CONFIG";
+  }
   if (file) {
-    if (absl::Status s = ApplyFile(config, *file); !s.ok()) return s;
+    if (absl::Status s = ApplyFile(config, *file, file_source); !s.ok()) return s;
   }
   if (env) {
     for (const Option& o : Options()) {

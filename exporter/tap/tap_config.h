@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -63,6 +64,9 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 std::optional<std::string> ProcessEnv(std::string_view name);
 // "PROPWATCH_ENTRY_SERVICES" for "entry-services".
 std::string EnvVarName(std::string_view key);
+// PROPWATCH_* variables of this process that name no setting (a typo such as
+// PROPWATCH_ENTRY_SERVICE), for a warning at start-up.
+std::vector<std::string> UnknownEnvSettings();
 
 // Parses the config file, the environment (through `env`; nullptr ignores
 // it) and flags (`--key=value` or `--key value`; `args` excludes argv[0]).

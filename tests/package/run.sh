@@ -44,7 +44,13 @@ package_contents() {
   # The tap only: the engine's development files belong to another install.
   ! grep -E '^\./usr/(include|lib)/' <<<"$listing" || { echo "devel files in the tap package"; return 1; }
   dpkg-deb -f "$deb" Depends | grep -q 'libgrpc++' || { echo "no Depends on gRPC"; return 1; }
-  [ "$(dpkg-deb -I "$deb" conffiles)" = $'/etc/propwatch/propwatch.conf\n/etc/default/propwatch' ]
+  [ "$(dpkg-deb -I "$deb" conffiles)" = $'/etc/propwatch/propwatch.conf\n/etc/default/propwatch' ] ||
+    { echo "conffiles differ"; return 1; }
+  local script
+  for script in postinst prerm postrm; do
+    dpkg-deb -I "$deb" "$script" | grep -q systemctl || { echo "no $script"; return 1; }
+  done
+  grep -qx ./usr/share/doc/propwatch/copyright <<<"$listing" || { echo "no copyright"; return 1; }
 }
 
 install_package() {

@@ -87,6 +87,7 @@ TEST(FlagSetTest, HelpAnywhereIsReportedAndNothingElseIsApplied) {
 TEST(FlagSetTest, ErrorsNameTheFlag) {
   EXPECT_EQ(Error({"--nope=1"}), "unknown flag '--nope' (see --help)");
   EXPECT_EQ(Error({"--count"}), "--count: missing value");
+  EXPECT_EQ(Error({"--address", "--json"}), "--address: missing value");
   EXPECT_EQ(Error({"--count=0"}), "--count: must be in [1, 100]");
   EXPECT_EQ(Error({"--count=7x"}), "--count: not a whole number: '7x'");
   EXPECT_EQ(Error({"--level=-1"}), "--level: must be in [0, 5]");

@@ -59,6 +59,20 @@ TEST(TapConfigTest, PrecedenceIsDefaultsThenFileThenEnvironmentThenFlags) {
   EXPECT_EQ(c->engine.max_traces, 1000u);
 }
 
+TEST(TapConfigTest, QuotedFileValuesAndSourcesNamedInErrors) {
+  const std::string file = WriteFile("quoted.conf", "entry-services = \"gateway, web-*\"\n");
+  auto c = ParseTapConfig(std::vector<std::string_view>{"--config", file}, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->engine.entry_point_services, (std::vector<std::string>{"gateway", "web-*"}));
+  c = ParseTapConfig(std::vector<std::string_view>{}, Env({{"PROPWATCH_CONFIG", "/nonexistent"}}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()), "PROPWATCH_CONFIG: cannot read '/nonexistent'");
+  c = Parse({"--max-request-bytes=2GiB"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()),
+            "--max-request-bytes: must be at most 2147483647 bytes (2GiB - 1)");
+}
+
 TEST(TapConfigTest, BadEnvironmentValueNamesTheVariable) {
   auto c = ParseTapConfig(std::vector<std::string_view>{},
                           Env({{"PROPWATCH_LOG_LEVEL", "loud"}}));
@@ -109,7 +123,7 @@ TEST(TapConfigTest, ErrorsNameTheSetting) {
   expect_error({"--trace-idle-timeout=soon"}, "--trace-idle-timeout: not a duration");
   expect_error({"--otlp-grpc-address=localhost"}, "--otlp-grpc-address");
   expect_error({"--admin-address=127.0.0.1:99999"}, "port must be 0-65535");
-  expect_error({"--window=65s"}, "window_length");
+  expect_error({"--window=65s"}, "--window: must be a whole multiple of --window-resolution");
   expect_error({"--otlp-grpc-address=off", "--otlp-http-address=off"}, "both OTLP listeners");
   expect_error({"positional"}, "unexpected argument");
   expect_error({"--forward-to=upstream:0"}, "--forward-to");

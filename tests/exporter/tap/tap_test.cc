@@ -118,6 +118,9 @@ TEST_F(TapTest, TraceApiRejectsBadIdsAndUnknownTraces) {
   EXPECT_EQ(HttpGet(admin_, "/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4737")->status, 404);
   EXPECT_EQ(HttpGet(admin_, "/healthz")->body, "ok\n");
   EXPECT_EQ(HttpGet(admin_, "/nope")->status, 404);
+  // A 404 on the admin listener (a scanner, a typo) is no failed OTLP export.
+  const std::string text = HttpGet(admin_, "/metrics")->body;
+  EXPECT_EQ(text.find("result=\"not_found\"} 1"), std::string::npos) << text;
 }
 
 // The value of an unlabelled sample in a Prometheus text exposition.
@@ -344,11 +347,19 @@ TEST_F(TapTest, CheckGatePassesAConnectedTraceAndFailsOrphansAndGaps) {
 }
 
 TEST(CheckArgsTest, ParsesAndRejects) {
-  std::vector<std::string_view> args = {"--trace-id=abc", "--expect-spans", "5",
-                                        "--max-orphan-ratio=0.05"};
+  std::vector<std::string_view> args = {"--trace-id=0AF7651916CD43DD8448EB211C80319C",
+                                        "--expect-spans", "5", "--max-orphan-ratio=0.05"};
   auto o = ParseCheckArgs(args);
   ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_EQ(o->trace_id, "abc");
+  EXPECT_EQ(o->trace_id, "0AF7651916CD43DD8448EB211C80319C");
+  // Checked locally, before any request: 32 hex digits, not all zero.
+  for (std::string_view id : {"--trace-id=abc", "--trace-id=00000000000000000000000000000000"}) {
+    std::vector<std::string_view> bad_id = {id};
+    auto r = ParseCheckArgs(bad_id);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(std::string(r.status().message()),
+              "propwatch check: --trace-id must be 32 hex digits, not all zero");
+  }
   EXPECT_EQ(*o->expect_spans, 5u);
   EXPECT_DOUBLE_EQ(o->max_orphan_ratio, 0.05);
   std::vector<std::string_view> none = {};

@@ -150,7 +150,7 @@ def test_sdk_exports_over_tls_and_every_span_counts(taps, pki, transport):
 
 
 def test_plaintext_to_tls_ports_is_refused_and_counted(taps, pki):
-    tap = _tls_tap(taps, pki, mtls=False)
+    tap = _tls_tap(taps, pki, mtls=False, extra=("--log-format=json",))
     # Plain HTTP to the HTTPS OTLP port: no HTTP answer, a counted TLS error.
     with socket.create_connection((LOOPBACK, tap.http_port), timeout=5) as s:
         s.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
@@ -175,6 +175,11 @@ def test_plaintext_to_tls_ports_is_refused_and_counted(taps, pki):
     errors = _metric(body, 'propwatch_receiver_http_connection_errors_total{kind="tls"}')
     assert errors >= 2, body.decode()[-2000:]
     assert _metric(body, 'propwatch_spans_total{service_name="gateway"}') == 0
+    # gRPC's own complaints (the failed handshake) come through the tap's
+    # log: every stderr line is one JSON object.
+    import json
+    lines = [line for line in tap.stderr().splitlines() if line]
+    assert lines and all(json.loads(line)["level"] for line in lines), tap.stderr()
 
 
 @pytest.mark.parametrize("transport", ["grpc", "http"])
@@ -259,7 +264,7 @@ def test_bad_tls_settings_are_clear_errors(propwatch_bin, pki):
         ([f"--otlp-tls-cert-file={pki('server.crt')}", f"--otlp-tls-key-file={pki('client.key')}"],
          "key values mismatch"),
         ([f"--admin-tls-cert-file=/nonexistent.crt", f"--admin-tls-key-file={pki('server.key')}"],
-         "cannot use certificate file '/nonexistent.crt'"),
+         "cannot read '/nonexistent.crt': No such file or directory"),
     ):
         p = subprocess.run([propwatch_bin, "--admin-address=127.0.0.1:0",
                             "--otlp-grpc-address=127.0.0.1:0", "--otlp-http-address=127.0.0.1:0",
