@@ -1,13 +1,12 @@
 #include "exporter/tap/check.h"
 
-#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <map>
 
 #include "exporter/flags/flags.h"
 #include "exporter/tap/http_get.h"
-#include "propwatch/ids.h"
+#include "exporter/tap/trace_id_arg.h"
 
 namespace propwatch::tap {
 namespace {
@@ -81,9 +80,7 @@ absl::StatusOr<CheckOptions> ParseCheckArgs(std::span<const std::string_view> ar
   }
   if (parsed->help) return absl::InvalidArgumentError("--help is handled by the caller");
   if (o.trace_id.empty()) return absl::InvalidArgumentError("propwatch check: --trace-id is required");
-  std::string lower = o.trace_id;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (auto id = TraceId::FromLowerHex(lower); !id || id->IsZero()) {
+  if (!ParseTraceIdArg(o.trace_id)) {
     return absl::InvalidArgumentError("propwatch check: --trace-id must be 32 hex digits, not all zero");
   }
   return o;

@@ -1,5 +1,4 @@
 // propwatch: the tap binary and its CLI subcommands. See TapUsage() / --help.
-#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <initializer_list>
@@ -17,7 +16,7 @@
 #include "exporter/tap/http_get.h"
 #include "exporter/tap/tap.h"
 #include "exporter/tap/tap_config.h"
-#include "propwatch/ids.h"
+#include "exporter/tap/trace_id_arg.h"
 
 namespace {
 
@@ -104,13 +103,9 @@ int Trace(const std::vector<std::string_view>& args) {
     std::cerr << "propwatch trace: missing TRACE_ID (see --help)\n";
     return 2;
   }
-  {
-    std::string lower = parsed->positional[0];
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (auto id = propwatch::TraceId::FromLowerHex(lower); !id || id->IsZero()) {
-      std::cerr << "propwatch trace: TRACE_ID must be 32 hex digits, not all zero\n";
-      return 2;
-    }
+  if (!propwatch::tap::ParseTraceIdArg(parsed->positional[0])) {
+    std::cerr << "propwatch trace: TRACE_ID must be 32 hex digits, not all zero\n";
+    return 2;
   }
   std::string target = "/api/v1/traces/" + parsed->positional[0];
   if (!json) target += "?format=text";

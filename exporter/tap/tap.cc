@@ -16,6 +16,7 @@
 #include "exporter/metrics/process_metrics.h"
 #include "exporter/tap/build_info.h"
 #include "exporter/tap/token.h"
+#include "exporter/tap/trace_id_arg.h"
 #include "exporter/metrics/receiver_metrics.h"
 #include "exporter/receiver/span_observer.h"
 #include "exporter/trace_store/trace_render.h"
@@ -314,17 +315,15 @@ receiver::HttpResponse Tap::HandleTrace(const receiver::HttpRequest& request) {
                                   {{"WWW-Authenticate", "Bearer realm=\"propwatch\""}},
                                   false};
   }
-  std::string hex(request.path.substr(std::string_view("/api/v1/traces/").size()));
-  for (char& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  auto id = TraceId::FromLowerHex(hex);
-  if (!id || id->IsZero()) {
+  const auto id = ParseTraceIdArg(request.path.substr(std::string_view("/api/v1/traces/").size()));
+  if (!id) {
     return text(400, "trace id must be 32 hex digits, not all zero\n");
   }
   if (config_.trace_store_max_traces == 0) {
     return text(404, "the trace API is disabled (--trace-store-max-traces=0)\n");
   }
   std::optional<StoredTrace> trace = store_.Get(*id);
-  if (!trace) return text(404, "trace " + hex + " is not among the recent traces\n");
+  if (!trace) return text(404, "trace " + id->ToHex() + " is not among the recent traces\n");
   if (request.query == "format=text") return text(200, RenderTraceText(*trace));
   return {200, "application/json", RenderTraceJson(*trace), {}, false};
 }
