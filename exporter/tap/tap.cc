@@ -6,7 +6,6 @@
 #include <filesystem>
 
 #include <algorithm>
-#include <cctype>
 #include <fstream>
 #include <sstream>
 
