@@ -283,6 +283,9 @@ def start_infrastructure(d: Demo) -> None:
         f"--admin-address={d.admin()}",
         "--entry-services=gateway",
         f"--trace-idle-timeout={a.trace_idle_timeout}s",
+        # The demo's taps start before any service and never change: no
+        # trace can be split between two taps, so judge from the first span.
+        "--rebalance-window=0",
         f"--window={a.window}s",
         "--window-resolution=1s",
         # The trace API must still hold each phase's first request (the gate)
@@ -302,6 +305,7 @@ def start_infrastructure(d: Demo) -> None:
             f"--otlp-grpc-address=127.0.0.1:{d.port(f'DEMO_SAMPLED_TAP_{I}_GRPC_PORT')}",
             "--otlp-http-address=off", f"--admin-address={admin}",
             "--entry-services=gateway", f"--trace-idle-timeout={a.trace_idle_timeout}s",
+            "--rebalance-window=0",
         ])
         wait_until(f"sampled tap {i} /healthz", healthy(f"http://{admin}/healthz"), 30, d,
                    (f"propwatch-sampled-{i}",))

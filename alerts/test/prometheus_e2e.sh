@@ -74,6 +74,7 @@ start=$SECONDS
 # --- the tap ------------------------------------------------------------------
 "$propwatch" --otlp-grpc-address=127.0.0.1:0 --otlp-http-address=127.0.0.1:0 \
   --admin-address=127.0.0.1:0 --entry-services=gateway --trace-idle-timeout=2s \
+  --rebalance-window=0 \
   >"$work/propwatch.log" 2>&1 &
 pids+=($!)
 tap_reported_ports() {

@@ -114,6 +114,10 @@ PROPWATCH_SETTER(propwatch_options_set_trace_idle_timeout_ns, int64_t, trace_idl
                  propwatch::Duration)
 PROPWATCH_SETTER(propwatch_options_set_late_span_retention_ns, int64_t, late_span_retention,
                  propwatch::Duration)
+PROPWATCH_SETTER(propwatch_options_set_rebalance_window_ns, int64_t, rebalance_window,
+                 propwatch::Duration)
+PROPWATCH_SETTER(propwatch_options_set_max_clock_skew_ns, int64_t, max_clock_skew,
+                 propwatch::Duration)
 PROPWATCH_SETTER(propwatch_options_set_max_traces, uint32_t, max_traces, PROPWATCH_AS_IS)
 PROPWATCH_SETTER(propwatch_options_set_max_spans_per_trace, uint32_t, max_spans_per_trace,
                  PROPWATCH_AS_IS)
@@ -256,6 +260,14 @@ propwatch_status propwatch_engine_advance(propwatch_engine* engine) {
   });
 }
 
+propwatch_status propwatch_engine_begin_rebalance(propwatch_engine* engine) {
+  if (engine == nullptr) return PROPWATCH_INVALID_ARGUMENT;
+  return Guard([&] {
+    engine->engine->BeginRebalance();
+    return PROPWATCH_OK;
+  });
+}
+
 propwatch_status propwatch_engine_collect(propwatch_engine* engine,
                                           propwatch_snapshot** snapshot) {
   if (engine == nullptr || snapshot == nullptr) return PROPWATCH_INVALID_ARGUMENT;
@@ -357,6 +369,13 @@ propwatch_status propwatch_snapshot_stat(const propwatch_snapshot* snapshot, pro
     case PROPWATCH_STAT_OUTBOUND_OVERFLOW_DESTINATION:
       *value = s.outbound_overflow_destination;
       break;
+    case PROPWATCH_STAT_TRACES_UNJUDGED_TRUNCATED: *value = s.traces_unjudged_truncated; break;
+    case PROPWATCH_STAT_TRACES_UNJUDGED_EVICTED: *value = s.traces_unjudged_evicted; break;
+    case PROPWATCH_STAT_TRACES_UNJUDGED_STARTED_BEFORE_START:
+      *value = s.traces_unjudged_started_before_start;
+      break;
+    case PROPWATCH_STAT_TRACES_UNJUDGED_REBALANCE: *value = s.traces_unjudged_rebalance; break;
+    case PROPWATCH_STAT_REBALANCES: *value = s.rebalances; break;
     default: return PROPWATCH_INVALID_ARGUMENT;
   }
   return PROPWATCH_OK;

@@ -101,11 +101,18 @@ class EngineImpl {
     limits.max_spans_per_trace = options.max_spans_per_trace;
     limits.idle_timeout_ns = options.trace_idle_timeout.count();
     limits.retention_ns = options.late_span_retention.count();
+    if (options.rebalance_window > Duration::zero()) {
+      limits.judge_spans_started_from_unix_ns =
+          static_cast<uint64_t>(start_ns_ + options.max_clock_skew.count());
+    }
     for (uint32_t i = 0; i < count; ++i) {
       // Exact shares: they sum to max_traces, and each is >= 1 (count <= max_traces).
       limits.max_traces = options.max_traces / count + (i < options.max_traces % count ? 1 : 0);
       shards_.push_back(std::make_unique<Shard>(limits));
     }
+    // Creation is the first rebalance: the load balancer may still be
+    // switching traces over to this engine.
+    OpenRebalanceWindow(start_ns_);
     sampled_boundary_.store(0, std::memory_order_relaxed);
   }
 
@@ -224,6 +231,12 @@ class EngineImpl {
 
   void Advance() { AdvanceTo(Now()); }
 
+  void BeginRebalance() {
+    if (options_.rebalance_window <= Duration::zero()) return;
+    rebalances_.fetch_add(1);
+    OpenRebalanceWindow(Now());
+  }
+
   Snapshot Collect() {
     const int64_t now = Now();
     AdvanceTo(now);
@@ -292,6 +305,11 @@ class EngineImpl {
     stats.traces_evicted_capacity = shard_stats.traces_evicted_capacity;
     stats.finalized_traces_displaced = shard_stats.finalized_traces_displaced;
     stats.spans_untracked_trace_cap = shard_stats.spans_untracked_trace_cap;
+    stats.traces_unjudged_truncated = shard_stats.traces_unjudged_truncated;
+    stats.traces_unjudged_evicted = shard_stats.traces_unjudged_evicted;
+    stats.traces_unjudged_started_before_start = shard_stats.traces_unjudged_started_before_start;
+    stats.traces_unjudged_rebalance = shard_stats.traces_unjudged_rebalance;
+    stats.rebalances = rebalances_.load();
     stats.spans_overflow_service = spans_overflow_service_.load();
     stats.outbound_overflow_destination = outbound_overflow_destination_.load();
     snap.stats = stats;
@@ -307,6 +325,14 @@ class EngineImpl {
     while (t > prev && !last_now_ns_.compare_exchange_weak(prev, t)) {
     }
     return std::max(t, prev);
+  }
+
+  void OpenRebalanceWindow(int64_t now) {
+    if (options_.rebalance_window <= Duration::zero()) return;
+    for (auto& shard : shards_) {
+      MutexLock lock(&shard->mu);
+      shard->BeginRebalance(now + options_.rebalance_window.count());
+    }
   }
 
   uint16_t InternService(std::string_view name) {
@@ -369,6 +395,7 @@ class EngineImpl {
 
   std::atomic<int64_t> last_now_ns_;
   std::atomic<int64_t> sampled_boundary_{0};
+  std::atomic<uint64_t> rebalances_{0};
   std::atomic<uint64_t> spans_overflow_service_{0};
   std::atomic<uint64_t> outbound_overflow_destination_{0};
 
@@ -404,6 +431,7 @@ TraceparentParse Engine::ObserveTraceparent(std::string_view service_name,
 }
 
 void Engine::Advance() { impl_->Advance(); }
+void Engine::BeginRebalance() { impl_->BeginRebalance(); }
 Snapshot Engine::Collect() { return impl_->Collect(); }
 const EngineOptions& Engine::options() const { return impl_->options(); }
 

@@ -31,6 +31,10 @@ Status EngineOptions::Validate() const {
     return bad("window_length", "more than 10000 window_resolution steps");
   if (window_length % window_resolution != Duration::zero())
     return bad("window_length", "must be a whole multiple of window_resolution");
+  if (rebalance_window < Duration::zero() || rebalance_window > std::chrono::hours(24))
+    return bad("rebalance_window", "must be in [0, 24h]");
+  if (max_clock_skew < Duration::zero() || max_clock_skew > std::chrono::hours(1))
+    return bad("max_clock_skew", "must be in [0, 1h]");
   if (shards > 1024) return bad("shards", "must be at most 1024");
   if (shards != 0 && !std::has_single_bit(shards)) {
     return bad("shards", "must be 0 (automatic) or a power of two (1, 2, 4, ... 1024); got " +

@@ -101,6 +101,7 @@ uint32_t Shard::CreateTrace(const TraceId& id, int64_t now_ns) {
   entry.last_ns = now_ns;
   entry.state = State::kLive;
   entry.flags = WasEvicted(id) ? kIncomplete : 0;
+  if (now_ns < rebalance_until_ns_) entry.flags |= kRebalance;
   table_.insert(index);
   live_.push_back(entry);
   ++stats_.distinct_trace_ids;
@@ -264,6 +265,11 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
   entry.last_ns = now_ns;
   live_.erase(live_.iterator_to(entry));
   live_.push_back(entry);
+  // A trace that began before the engine did may have lost its first part
+  // with a previous process (restart) or to another tap (scale-out).
+  if (span.start_unix_nano != 0 && span.start_unix_nano < limits_.judge_spans_started_from_unix_ns) {
+    entry.flags |= kStartedBeforeStart;
+  }
 
   if (entry.span_count >= limits_.max_spans_per_trace) {
     entry.flags |= kTruncated;
@@ -322,8 +328,21 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
 
 void Shard::Finalize(TraceEntry& entry, int64_t now_ns) {
   // Truncated or partly evicted traces are not judged: a missing parent may
-  // be one we dropped ourselves (no false positives under pressure).
-  const bool judge = (entry.flags & (kTruncated | kIncomplete)) == 0;
+  // be one we dropped ourselves (no false positives under pressure). Nor are
+  // traces that may be split with another process (rollouts).
+  const bool judge = (entry.flags & kUnjudged) == 0;
+  if (!judge && !(entry.flags & kWasFinalized)) {
+    // Counted once, under the first reason that applies.
+    if (entry.flags & kTruncated) {
+      ++stats_.traces_unjudged_truncated;
+    } else if (entry.flags & kIncomplete) {
+      ++stats_.traces_unjudged_evicted;
+    } else if (entry.flags & kStartedBeforeStart) {
+      ++stats_.traces_unjudged_started_before_start;
+    } else {
+      ++stats_.traces_unjudged_rebalance;
+    }
+  }
   if (judge) {
     for (uint32_t i = 0; i < entry.pending_count; ++i) {
       ++CountersFor(CellAt(entry.pending_head, i)->service).broken_parents;
@@ -364,6 +383,11 @@ void Shard::Advance(int64_t now_ns) {
   }
 }
 
+void Shard::BeginRebalance(int64_t until_ns) {
+  rebalance_until_ns_ = std::max(rebalance_until_ns_, until_ns);
+  for (TraceEntry& entry : live_) entry.flags |= kRebalance;
+}
+
 void Shard::MergeInto(std::vector<ServiceCounters>* services,
                       absl::flat_hash_map<uint32_t, uint64_t>* unpaired, ShardStats* stats,
                       EngineStats* gauges) const {
@@ -375,6 +399,10 @@ void Shard::MergeInto(std::vector<ServiceCounters>* services,
   stats->traces_evicted_capacity += stats_.traces_evicted_capacity;
   stats->finalized_traces_displaced += stats_.finalized_traces_displaced;
   stats->spans_untracked_trace_cap += stats_.spans_untracked_trace_cap;
+  stats->traces_unjudged_truncated += stats_.traces_unjudged_truncated;
+  stats->traces_unjudged_evicted += stats_.traces_unjudged_evicted;
+  stats->traces_unjudged_started_before_start += stats_.traces_unjudged_started_before_start;
+  stats->traces_unjudged_rebalance += stats_.traces_unjudged_rebalance;
   gauges->live_traces += live_.size();
   gauges->finalized_traces_retained += finalized_.size();
   gauges->tracked_bytes += entry_blocks_.size() * kEntriesPerBlock * sizeof(TraceEntry) +

@@ -43,6 +43,10 @@ struct ShardStats {
   uint64_t traces_evicted_capacity = 0;
   uint64_t finalized_traces_displaced = 0;
   uint64_t spans_untracked_trace_cap = 0;
+  uint64_t traces_unjudged_truncated = 0;
+  uint64_t traces_unjudged_evicted = 0;
+  uint64_t traces_unjudged_started_before_start = 0;
+  uint64_t traces_unjudged_rebalance = 0;
 };
 
 class Shard {
@@ -52,6 +56,9 @@ class Shard {
     uint32_t max_spans_per_trace = 0;
     int64_t idle_timeout_ns = 0;
     int64_t retention_ns = 0;
+    // Spans that started (span timestamp, Unix ns) before this mark their
+    // trace "started before start"; 0 disables the rule.
+    uint64_t judge_spans_started_from_unix_ns = 0;
   };
 
   explicit Shard(const Limits& limits);
@@ -64,6 +71,10 @@ class Shard {
   // Counts and tracks one valid span (non-zero trace and span id).
   void IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now_ns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+  // Marks every live trace as unjudged (rebalance) and every trace created
+  // before `until_ns` (receive clock) too. O(live traces).
+  void BeginRebalance(int64_t until_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   // Per-service counters that are not tied to a trace.
   ServiceCounters& CountersFor(uint16_t service) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
@@ -104,6 +115,9 @@ class Shard {
   static constexpr uint8_t kTruncated = 1;   // spans beyond max_spans_per_trace
   static constexpr uint8_t kIncomplete = 2;  // part of the trace was evicted earlier
   static constexpr uint8_t kWasFinalized = 4;  // every span from now on is late
+  static constexpr uint8_t kStartedBeforeStart = 8;  // a span began before the engine
+  static constexpr uint8_t kRebalance = 16;  // live in a rebalance window
+  static constexpr uint8_t kUnjudged = kTruncated | kIncomplete | kStartedBeforeStart | kRebalance;
 
   using ListHook = boost::intrusive::list_member_hook<>;
   struct TraceEntry {
@@ -184,6 +198,7 @@ class Shard {
   std::vector<ServiceCounters> counters_;
   absl::flat_hash_map<uint32_t, uint64_t> unpaired_by_destination_;
   ShardStats stats_;
+  int64_t rebalance_until_ns_ = 0;  // traces created before this are unjudged
 };
 
 }  // namespace propwatch::detail

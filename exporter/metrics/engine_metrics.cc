@@ -67,6 +67,11 @@ void AppendEngineMetrics(const Snapshot& snap, FamilyBuilder* out) {
   out->Add(M::kTraceEvictions, {"capacity"}, e.traces_evicted_capacity);
   out->Add(M::kTraceEvictions, {"finalized_displaced"}, e.finalized_traces_displaced);
   out->Add(M::kSpansUntracked, {"trace_span_cap"}, e.spans_untracked_trace_cap);
+  out->Add(M::kTracesUnjudged, {"truncated"}, e.traces_unjudged_truncated);
+  out->Add(M::kTracesUnjudged, {"evicted"}, e.traces_unjudged_evicted);
+  out->Add(M::kTracesUnjudged, {"started_before_tap"}, e.traces_unjudged_started_before_start);
+  out->Add(M::kTracesUnjudged, {"rebalance"}, e.traces_unjudged_rebalance);
+  out->Add(M::kRebalances, {}, e.rebalances);
   out->Add(M::kServicesTracked, {}, e.services);
   out->Add(M::kServiceOverflowSpans, {}, e.spans_overflow_service);
   out->Add(M::kDestinationsTracked, {}, e.destinations);

@@ -42,6 +42,8 @@ enum class MetricId {
   kTracesFinalized,
   kTraceEvictions,
   kSpansUntracked,
+  kTracesUnjudged,
+  kRebalances,
   kServicesTracked,
   kServiceOverflowSpans,
   kDestinationsTracked,
@@ -61,6 +63,7 @@ enum class MetricId {
   kTraceStoreTraces,
   kTraceStoreEvictions,
   // The process.
+  kFleetMembers,
   kBuildInfo,
   kProcessCpuSeconds,
   kProcessResidentMemoryBytes,

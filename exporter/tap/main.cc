@@ -39,7 +39,7 @@ int Serve(const std::vector<std::string_view>& args) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);  // reload certificates and the bearer token
+  sigaddset(&signals, SIGHUP);  // fleet members, certificates, the bearer token
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto tap = propwatch::tap::Tap::Create(*config);
@@ -63,10 +63,20 @@ int Serve(const std::vector<std::string_view>& args) {
   for (;;) {
     sigwait(&signals, &received);
     if (received != SIGHUP) break;
+    // The fleet's membership is the one setting re-read from the config
+    // sources (file, environment, flags); the rest needs a restart.
+    if (auto reread = propwatch::tap::ParseTapConfig(args); !reread.ok()) {
+      log::Error("SIGHUP: the configuration no longer parses, keeping --fleet-members: " +
+                 std::string(reread.status().message()));
+    } else if ((*tap)->UpdateFleetMembers(reread->fleet_members)) {
+      log::Info("SIGHUP: --fleet-members changed to " +
+                std::to_string(reread->fleet_members.size()) +
+                " taps: rebalance window opened (traces in flight are not judged)");
+    }
     const bool anything = config->otlp_tls.enabled() || config->admin_tls.enabled() ||
                           !config->admin_bearer_token_file.empty();
     if (!anything) {
-      log::Info("SIGHUP: nothing to reload (no TLS certificates or bearer token configured)");
+      log::Info("SIGHUP: no TLS certificates or bearer token to reload");
     } else if (absl::Status s = (*tap)->Reload(); s.ok()) {
       log::Info("SIGHUP: TLS certificates and bearer token reloaded");
     } else {

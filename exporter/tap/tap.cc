@@ -69,7 +69,8 @@ Tap::Tap(const TapConfig& config, std::unique_ptr<Engine> engine)
       engine_(std::move(engine)),
       store_(TraceStore::Options{config.trace_store_max_traces,
                                  config.trace_store_max_spans_per_trace}),
-      observer_(std::make_unique<StoreObserver>(&store_)) {
+      observer_(std::make_unique<StoreObserver>(&store_)),
+      fleet_members_(config.fleet_members) {
   receiver::IngestPipeline::Options pipeline_options;
   if (!config.forward_to.empty()) {
     forwarder_ = std::make_unique<receiver::Forwarder>(config.forward_to, config.forward_timeout);
@@ -282,11 +283,23 @@ int Tap::grpc_port() const { return grpc_ ? grpc_->port() : 0; }
 int Tap::http_port() const { return otlp_http_ ? otlp_http_->port() : 0; }
 int Tap::admin_port() const { return admin_ ? admin_->port() : 0; }
 
+bool Tap::UpdateFleetMembers(const std::vector<std::string>& members) {
+  absl::MutexLock lock(&fleet_mu_);
+  if (members == fleet_members_) return false;
+  fleet_members_ = members;
+  engine_->BeginRebalance();
+  return true;
+}
+
 std::string Tap::RenderMetrics() {
   metrics::FamilyBuilder builder;
   metrics::AppendEngineMetrics(engine_->Collect(), &builder);
   metrics::AppendReceiverMetrics(stats_, &builder);
   metrics::AppendTraceStoreMetrics(store_.Stats(), &builder);
+  {
+    absl::MutexLock lock(&fleet_mu_);
+    builder.Add(metrics::MetricId::kFleetMembers, {}, static_cast<double>(fleet_members_.size()));
+  }
   metrics::AppendBuildInfo(BuildVersion(), BuildRevision(), &builder);
   // /proc is Linux's; elsewhere the process_* series are simply absent.
   if (auto process = metrics::ReadProcessStats(); process.ok()) {

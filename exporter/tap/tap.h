@@ -48,6 +48,11 @@ class Tap {
   // listener picks the new pair up within a second. Thread-safe.
   absl::Status Reload();
 
+  // Called with the --fleet-members list re-read on SIGHUP: when it differs
+  // from the current one, opens a rebalance window in the engine (traces in
+  // flight may now be split with another tap) and returns true. Thread-safe.
+  bool UpdateFleetMembers(const std::vector<std::string>& members);
+
   // Bound ports (0 when the listener is off or not started).
   int grpc_port() const;
   int http_port() const;
@@ -92,6 +97,8 @@ class Tap {
   mutable absl::Mutex token_mu_;
   std::string bearer_token_ ABSL_GUARDED_BY(token_mu_);  // empty: no token required
   int64_t watched_version_ = 0;  // advance thread only
+  absl::Mutex fleet_mu_;
+  std::vector<std::string> fleet_members_ ABSL_GUARDED_BY(fleet_mu_);
   // Private copies of the OTLP certificates for gRPC (Start, then Reload from
   // the signal thread or the advance thread: serialized by reload_mu_).
   absl::Mutex reload_mu_;

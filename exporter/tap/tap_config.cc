@@ -1,5 +1,7 @@
 #include "exporter/tap/tap_config.h"
 
+#include <algorithm>
+
 #include <unistd.h>  // environ
 
 #include <cctype>
@@ -141,6 +143,37 @@ const std::vector<Option>& Options() {
        "How long a finalized trace is remembered to recognise late spans.",
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseDurationValue(k, v, &c.engine.late_span_retention);
+       }},
+      {"rebalance-window", "30s",
+       "Rollout guard: traces live when the tap starts or when --fleet-members changes, and "
+       "traces that begin in this window, get no broken-parent or unpaired verdicts (they may "
+       "be split with another tap); 0 turns it off. See docs/deploy.md.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseDurationValue(k, v, &c.engine.rebalance_window);
+       }},
+      {"max-clock-skew", "2s",
+       "How far senders' clocks may run ahead: a trace with a span that started before the "
+       "tap did, plus this, is not judged.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseDurationValue(k, v, &c.engine.max_clock_skew);
+       }},
+      {"fleet-members", "(none)",
+       "Comma-separated host:port of every tap behind the load balancer (the collector's "
+       "load_balancing static resolver list). Re-read on SIGHUP; a change opens a rebalance "
+       "window.",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.fleet_members.clear();
+         while (!v.empty()) {
+           size_t comma = v.find(',');
+           std::string_view item = Trim(v.substr(0, comma));
+           if (!item.empty()) c.fleet_members.emplace_back(item);
+           if (comma == std::string_view::npos) break;
+           v.remove_prefix(comma + 1);
+         }
+         std::sort(c.fleet_members.begin(), c.fleet_members.end());
+         c.fleet_members.erase(std::unique(c.fleet_members.begin(), c.fleet_members.end()),
+                               c.fleet_members.end());
+         return absl::OkStatus();
        }},
       {"max-traces", "500000", "Cap on traces in memory (live + retained finalized).",
        [](TapConfig& c, std::string_view k, std::string_view v) {
@@ -408,6 +441,13 @@ absl::Status ValidateTapConfig(const TapConfig& config) {
       return Bad("forward-to", "must be host:port with a non-zero port");
     }
   }
+  for (const std::string& member : config.fleet_members) {
+    std::string host;
+    uint16_t port = 0;
+    if (absl::Status s = ParseHostPort(member, &host, &port); !s.ok() || port == 0) {
+      return Bad("fleet-members", "\"" + member + "\" is not host:port with a non-zero port");
+    }
+  }
   if (config.forward_timeout <= absl::ZeroDuration()) {
     return Bad("forward-timeout", "must be positive");
   }
@@ -422,7 +462,8 @@ absl::Status ValidateTapConfig(const TapConfig& config) {
         {"max_traces", "max-traces"}, {"max_spans_per_trace", "max-spans-per-trace"},
         {"max_services", "max-services"}, {"max_destinations", "max-destinations"},
         {"window_length", "window"}, {"window_resolution", "window-resolution"},
-        {"shards", "shards"}, {"entry_point_services", "entry-services"}};
+        {"shards", "shards"}, {"entry_point_services", "entry-services"},
+        {"rebalance_window", "rebalance-window"}, {"max_clock_skew", "max-clock-skew"}};
     std::string message(s.message());
     constexpr std::string_view kPrefix = "engine option ";
     if (message.starts_with(kPrefix)) {

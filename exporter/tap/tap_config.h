@@ -9,6 +9,7 @@
 // names the key (or variable) and what is wrong. Thread-compatible value type.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -39,7 +40,19 @@ struct TapConfig {
   // `Authorization: Bearer <the file's content, trimmed>`.
   std::string admin_bearer_token_file;
 
-  EngineOptions engine;
+  // The engine's defaults, except that rollouts are guarded: a tap is
+  // meant to run behind a trace-id load balancer (docs/deploy.md).
+  static EngineOptions DefaultEngineOptions() {
+    EngineOptions options;
+    options.rebalance_window = std::chrono::seconds(30);
+    return options;
+  }
+  EngineOptions engine = DefaultEngineOptions();
+
+  // The taps behind the same load balancer (its static resolver's list), as
+  // given; only changes matter: when the list differs after a SIGHUP, the
+  // engine opens a rebalance window. Sorted, no duplicates.
+  std::vector<std::string> fleet_members;
 
   uint64_t max_request_bytes = 16ull << 20;  // after decompression
   uint32_t max_inflight_requests = 64;

@@ -79,6 +79,11 @@ PROPWATCH_EXPORT propwatch_status propwatch_options_set_max_services(
     propwatch_options* options, uint32_t max_services);
 PROPWATCH_EXPORT propwatch_status propwatch_options_set_max_destinations(
     propwatch_options* options, uint32_t max_destinations);
+/* Fleet rollouts (EngineOptions::rebalance_window, max_clock_skew). */
+PROPWATCH_EXPORT propwatch_status propwatch_options_set_rebalance_window_ns(
+    propwatch_options* options, int64_t ns);
+PROPWATCH_EXPORT propwatch_status propwatch_options_set_max_clock_skew_ns(
+    propwatch_options* options, int64_t ns);
 /* 0 = automatic, else a power of two up to 1024 (checked at engine create). */
 PROPWATCH_EXPORT propwatch_status propwatch_options_set_shards(propwatch_options* options,
                                                                uint32_t shards);
@@ -165,6 +170,9 @@ PROPWATCH_EXPORT propwatch_status propwatch_engine_observe_traceparent(
 /* Finalizes idle traces and rolls the windows up to the clock's now. */
 PROPWATCH_EXPORT propwatch_status propwatch_engine_advance(propwatch_engine* engine);
 
+/* Engine::BeginRebalance: the set of engines behind the load balancer changed. */
+PROPWATCH_EXPORT propwatch_status propwatch_engine_begin_rebalance(propwatch_engine* engine);
+
 /* --- snapshot ---------------------------------------------------------- */
 
 typedef struct propwatch_snapshot propwatch_snapshot;
@@ -231,7 +239,12 @@ typedef enum propwatch_stat {
   PROPWATCH_STAT_FINALIZED_TRACES_DISPLACED = 9,
   PROPWATCH_STAT_SPANS_UNTRACKED_TRACE_CAP = 10,
   PROPWATCH_STAT_SPANS_OVERFLOW_SERVICE = 11,
-  PROPWATCH_STAT_OUTBOUND_OVERFLOW_DESTINATION = 12
+  PROPWATCH_STAT_OUTBOUND_OVERFLOW_DESTINATION = 12,
+  PROPWATCH_STAT_TRACES_UNJUDGED_TRUNCATED = 13,
+  PROPWATCH_STAT_TRACES_UNJUDGED_EVICTED = 14,
+  PROPWATCH_STAT_TRACES_UNJUDGED_STARTED_BEFORE_START = 15,
+  PROPWATCH_STAT_TRACES_UNJUDGED_REBALANCE = 16,
+  PROPWATCH_STAT_REBALANCES = 17
 } propwatch_stat;
 
 PROPWATCH_EXPORT propwatch_status propwatch_snapshot_stat(const propwatch_snapshot* snapshot,

@@ -82,6 +82,13 @@ class PROPWATCH_EXPORT Engine {
   // Ingest also finalize lazily, so results do not depend on how often.
   void Advance();
 
+  // Opens a rebalance window (EngineOptions::rebalance_window) now: traces
+  // live at this moment, and traces whose first span arrives before the
+  // window closes, get no broken-parent or unpaired verdicts. Call it when the
+  // set of engines behind the load balancer changes. No effect when
+  // rebalance_window is zero. O(live traces).
+  void BeginRebalance();
+
   // Advance(), then a snapshot of every service and of the engine's health.
   Snapshot Collect();
 

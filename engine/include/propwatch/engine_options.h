@@ -64,6 +64,24 @@ struct PROPWATCH_EXPORT EngineOptions {
   // so every stripe's share of max_traces is at least one trace.
   uint32_t shards = 0;
 
+  // Fleet rollouts (docs/semantics.md "Rollouts"). Behind a trace-id load
+  // balancer, a trace in flight while the set of engines changes (one
+  // restarts, one is added or removed) is split between two of them, and each
+  // would see a false broken parent or unpaired outbound span. So an engine
+  // does not judge a trace it may have seen only in part:
+  //   - one with a span that started (span timestamp) before the engine was
+  //     created plus max_clock_skew ("started_before_start");
+  //   - one that is live when a rebalance window opens, or whose first span
+  //     arrives while one is open ("rebalance"). A window of this length opens
+  //     when the engine is created and on every Engine::BeginRebalance().
+  // Such traces are counted (EngineStats::traces_unjudged_*) and their spans
+  // still count in every per-span counter. Zero (the default) turns both
+  // rules off: right for an engine that sees every span of its traces.
+  Duration rebalance_window = Duration::zero();
+  // How far a producer's clock may run ahead of this one; widens the
+  // started-before-start rule. Ignored while rebalance_window is zero.
+  Duration max_clock_skew = std::chrono::seconds(2);
+
   // Where time comes from; nullptr means SystemClock::Default(). Borrowed:
   // it must outlive the engine. Tests and replays pass a ManualClock.
   const Clock* clock = nullptr;

@@ -79,6 +79,15 @@ struct EngineStats {
   uint64_t traces_evicted_capacity = 0;     // live traces pushed out by max_traces
   uint64_t finalized_traces_displaced = 0;  // retained traces pushed out by max_traces
   uint64_t spans_untracked_trace_cap = 0;   // spans beyond max_spans_per_trace
+  // Traces finalized without broken-parent / unpaired verdicts, by why
+  // (docs/semantics.md): more spans than max_spans_per_trace, part of the
+  // trace evicted earlier, started before the engine, or live in a
+  // rebalance window (the last two only with EngineOptions::rebalance_window).
+  uint64_t traces_unjudged_truncated = 0;
+  uint64_t traces_unjudged_evicted = 0;
+  uint64_t traces_unjudged_started_before_start = 0;
+  uint64_t traces_unjudged_rebalance = 0;
+  uint64_t rebalances = 0;  // windows opened by Engine::BeginRebalance()
   uint64_t spans_overflow_service = 0;      // spans counted under kOverflowService
   uint64_t outbound_overflow_destination = 0;  // outbound spans under the overflow destination
 };

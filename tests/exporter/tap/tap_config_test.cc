@@ -96,6 +96,21 @@ TEST(TapConfigTest, DefaultsNeedNoArguments) {
   EXPECT_EQ(config->admin_address, "127.0.0.1:9417");
   EXPECT_EQ(config->engine.trace_idle_timeout, std::chrono::seconds(30));
   EXPECT_EQ(config->max_request_bytes, 16u << 20);
+  // A tap guards rollouts by default; the engine alone does not.
+  EXPECT_EQ(config->engine.rebalance_window, std::chrono::seconds(30));
+  EXPECT_EQ(EngineOptions{}.rebalance_window, Duration::zero());
+  EXPECT_EQ(config->engine.max_clock_skew, std::chrono::seconds(2));
+  EXPECT_TRUE(config->fleet_members.empty());
+}
+
+TEST(TapConfigTest, FleetMembersAreSortedWithoutDuplicates) {
+  auto config = Parse({"--fleet-members= tap-c:4417,tap-a:4417,, tap-b:4417,tap-a:4417",
+                       "--rebalance-window=0", "--max-clock-skew=500ms"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->fleet_members,
+            (std::vector<std::string>{"tap-a:4417", "tap-b:4417", "tap-c:4417"}));
+  EXPECT_EQ(config->engine.rebalance_window, Duration::zero());
+  EXPECT_EQ(config->engine.max_clock_skew, std::chrono::milliseconds(500));
 }
 
 TEST(TapConfigTest, FlagsInBothFormsAndListsParse) {
@@ -129,6 +144,10 @@ TEST(TapConfigTest, ErrorsNameTheSetting) {
   expect_error({"--forward-to=upstream:0"}, "--forward-to");
   expect_error({"--forward-timeout=0s"}, "--forward-timeout");
   expect_error({"--max-traces"}, "missing value");
+  expect_error({"--fleet-members=tap-a:4417,tap-b"}, "--fleet-members: \"tap-b\" is not host:port");
+  expect_error({"--rebalance-window=-1s"}, "--rebalance-window");
+  expect_error({"--rebalance-window=48h"}, "--rebalance-window: must be in [0, 24h]");
+  expect_error({"--max-clock-skew=2h"}, "--max-clock-skew: must be in [0, 1h]");
 }
 
 TEST(TapConfigTest, ConfigFileIsReadAndFlagsWin) {

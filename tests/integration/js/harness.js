@@ -98,7 +98,9 @@ class Tap {
   async start(timeoutMs = 15000) {
     const args = [
       `--otlp-grpc-address=${LOOPBACK}:0`, `--otlp-http-address=${LOOPBACK}:0`,
-      `--admin-address=${LOOPBACK}:0`, '--advance-interval=100ms', ...this.flags,
+      `--admin-address=${LOOPBACK}:0`, '--advance-interval=100ms',
+      // Started before any span is sent: no trace can be split with another process.
+      '--rebalance-window=0', ...this.flags,
     ];
     this.proc = spawn(this.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.exited = new Promise((resolve) => {

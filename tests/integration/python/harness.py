@@ -127,6 +127,9 @@ class Tap:
                 f"--otlp-http-address={LOOPBACK}:0",
                 f"--admin-address={LOOPBACK}:0",
                 "--advance-interval=100ms",
+                # Each test starts its tap before sending, so no trace can be split
+                # with a previous process: judge from the first span on.
+                "--rebalance-window=0",
                 *self.flags]
         self._stderr_file = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
