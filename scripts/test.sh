@@ -6,6 +6,7 @@
 #   PROPWATCH_SKIP_TSAN=1  skip the ThreadSanitizer stage
 #   PROPWATCH_SKIP_FUZZ=1  skip the bounded fuzzing stage (scripts/fuzz.sh)
 #   PROPWATCH_SKIP_DEMO=1  skip the demo end-to-end stage (tests/demo/run.sh)
+#   PROPWATCH_SKIP_FLEET=1 skip the fleet stage (tests/fleet/run.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,11 @@ alerts/run_checks.sh build/exporter/tap/propwatch
 if [ "${PROPWATCH_SKIP_DEMO:-0}" != 1 ]; then
   echo "== demo end to end: Kafka, collector, Python/Go/Node services, the CI gate"
   tests/demo/run.sh
+fi
+
+if [ "${PROPWATCH_SKIP_FLEET:-0}" != 1 ]; then
+  echo "== fleet: 3 taps behind load_balancing sum to 1 tap; rollouts without false broken parents"
+  tests/fleet/run.sh build/exporter/tap/propwatch
 fi
 
 if [ "${PROPWATCH_SKIP_TSAN:-0}" != 1 ]; then
