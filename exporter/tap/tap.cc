@@ -194,6 +194,18 @@ absl::Status Tap::Start() {
     if (absl::Status s = otlp_http_->Start(); !s.ok()) return fail(s);
   }
 
+  if (!config_.fleet_dns.empty()) {
+    fleet_dns_ = std::make_unique<FleetDnsWatcher>(
+        config_.fleet_dns, config_.fleet_dns_interval,
+        [this](const std::vector<std::string>& members, bool initial) {
+          UpdateFleetMembers(members, /*open_window=*/!initial);
+          log::Info("--fleet-dns " + config_.fleet_dns + ": " + std::to_string(members.size()) +
+                    " taps" +
+                    (initial ? "" : " (changed: rebalance window opened, traces in flight are "
+                                    "not judged)"));
+        });
+    fleet_dns_->Start();
+  }
   watched_version_ = WatchedFilesVersion();
   advance_thread_ = std::thread([this] {
     int64_t ticks = 0;
@@ -230,6 +242,7 @@ void Tap::Shutdown(absl::Duration grace) {
   if (grpc_) grpc_->Shutdown(deadline);
   if (otlp_http_) otlp_http_->Stop(grace);
   if (admin_) admin_->Stop(std::max(absl::ZeroDuration(), deadline - absl::Now()));
+  if (fleet_dns_) fleet_dns_->Stop();
   if (advance_thread_.joinable()) {
     stop_advancing_.Notify();
     advance_thread_.join();
@@ -283,11 +296,11 @@ int Tap::grpc_port() const { return grpc_ ? grpc_->port() : 0; }
 int Tap::http_port() const { return otlp_http_ ? otlp_http_->port() : 0; }
 int Tap::admin_port() const { return admin_ ? admin_->port() : 0; }
 
-bool Tap::UpdateFleetMembers(const std::vector<std::string>& members) {
+bool Tap::UpdateFleetMembers(const std::vector<std::string>& members, bool open_window) {
   absl::MutexLock lock(&fleet_mu_);
   if (members == fleet_members_) return false;
   fleet_members_ = members;
-  engine_->BeginRebalance();
+  if (open_window) engine_->BeginRebalance();
   return true;
 }
 

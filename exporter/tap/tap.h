@@ -27,6 +27,7 @@
 #include "exporter/receiver/otlp_http_handler.h"
 #include "exporter/receiver/receiver_stats.h"
 #include "exporter/tap/tap_config.h"
+#include "exporter/tap/fleet_dns.h"
 #include "exporter/trace_store/trace_store.h"
 #include "propwatch/engine.h"
 
@@ -51,7 +52,8 @@ class Tap {
   // Called with the --fleet-members list re-read on SIGHUP: when it differs
   // from the current one, opens a rebalance window in the engine (traces in
   // flight may now be split with another tap) and returns true. Thread-safe.
-  bool UpdateFleetMembers(const std::vector<std::string>& members);
+  // `open_window` false: learn the first list without calling it a change.
+  bool UpdateFleetMembers(const std::vector<std::string>& members, bool open_window = true);
 
   // Bound ports (0 when the listener is off or not started).
   int grpc_port() const;
@@ -99,6 +101,7 @@ class Tap {
   int64_t watched_version_ = 0;  // advance thread only
   absl::Mutex fleet_mu_;
   std::vector<std::string> fleet_members_ ABSL_GUARDED_BY(fleet_mu_);
+  std::unique_ptr<FleetDnsWatcher> fleet_dns_;  // --fleet-dns only
   // Private copies of the OTLP certificates for gRPC (Start, then Reload from
   // the signal thread or the advance thread: serialized by reload_mu_).
   absl::Mutex reload_mu_;

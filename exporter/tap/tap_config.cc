@@ -175,6 +175,18 @@ const std::vector<Option>& Options() {
                                c.fleet_members.end());
          return absl::OkStatus();
        }},
+      {"fleet-dns", "(none)",
+       "Instead of --fleet-members: a DNS name that resolves to every tap (a Kubernetes "
+       "headless Service); a change of its addresses opens a rebalance window.",
+       [](TapConfig& c, std::string_view, std::string_view v) {
+         c.fleet_dns = std::string(Trim(v));
+         return absl::OkStatus();
+       }},
+      {"fleet-dns-interval", "5s",
+       "How often --fleet-dns is resolved (the collector's dns resolver default is 5s).",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseDurationValue(k, v, &c.fleet_dns_interval);
+       }},
       {"max-traces", "500000", "Cap on traces in memory (live + retained finalized).",
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseUnsigned(k, v, &c.engine.max_traces, 1, 100'000'000);
@@ -447,6 +459,12 @@ absl::Status ValidateTapConfig(const TapConfig& config) {
     if (absl::Status s = ParseHostPort(member, &host, &port); !s.ok() || port == 0) {
       return Bad("fleet-members", "\"" + member + "\" is not host:port with a non-zero port");
     }
+  }
+  if (!config.fleet_dns.empty() && !config.fleet_members.empty()) {
+    return Bad("fleet-dns", "set --fleet-dns or --fleet-members, not both");
+  }
+  if (config.fleet_dns_interval < absl::Seconds(1)) {
+    return Bad("fleet-dns-interval", "must be at least 1s");
   }
   if (config.forward_timeout <= absl::ZeroDuration()) {
     return Bad("forward-timeout", "must be positive");

@@ -53,6 +53,11 @@ struct TapConfig {
   // given; only changes matter: when the list differs after a SIGHUP, the
   // engine opens a rebalance window. Sorted, no duplicates.
   std::vector<std::string> fleet_members;
+  // Or: a name that resolves to every tap (a Kubernetes headless Service, the
+  // one the collector's `dns` resolver watches), resolved every interval;
+  // a change of its addresses opens a rebalance window. Empty: off.
+  std::string fleet_dns;
+  absl::Duration fleet_dns_interval = absl::Seconds(5);
 
   uint64_t max_request_bytes = 16ull << 20;  // after decompression
   uint32_t max_inflight_requests = 64;

@@ -146,6 +146,8 @@ TEST(TapConfigTest, ErrorsNameTheSetting) {
   expect_error({"--max-traces"}, "missing value");
   expect_error({"--fleet-members=tap-a:4417,tap-b"}, "--fleet-members: \"tap-b\" is not host:port");
   expect_error({"--rebalance-window=-1s"}, "--rebalance-window");
+  expect_error({"--fleet-dns=taps", "--fleet-members=a:1"}, "--fleet-dns: set --fleet-dns or");
+  expect_error({"--fleet-dns=taps", "--fleet-dns-interval=100ms"}, "--fleet-dns-interval");
   expect_error({"--rebalance-window=48h"}, "--rebalance-window: must be in [0, 24h]");
   expect_error({"--max-clock-skew=2h"}, "--max-clock-skew: must be in [0, 1h]");
 }

@@ -370,3 +370,43 @@ TEST(CheckArgsTest, ParsesAndRejects) {
 
 }  // namespace
 }  // namespace propwatch::tap
+
+namespace propwatch::tap {
+namespace {
+
+// A changed fleet list opens a rebalance window; the same list, or the first
+// list a --fleet-dns lookup learns, does not.
+TEST(TapFleetTest, MembershipChangesOpenRebalanceWindows) {
+  TapConfig config;
+  config.otlp_grpc_address = "127.0.0.1:0";
+  config.otlp_http_address = "off";
+  config.admin_address = "127.0.0.1:0";
+  config.fleet_dns = "localhost";  // resolves on any machine, without a network
+  ManualClock clock;
+  auto tap = Tap::Create(config, &clock);
+  ASSERT_TRUE(tap.ok()) << tap.status();
+  ASSERT_TRUE((*tap)->Start().ok());
+  const std::string admin = "127.0.0.1:" + std::to_string((*tap)->admin_port());
+  std::string text = HttpGet(admin, "/metrics")->body;
+  EXPECT_GE(Sample(text, "propwatch_fleet_members"), 1);  // 127.0.0.1, maybe ::1
+  EXPECT_EQ(Sample(text, "propwatch_rebalances_total"), 0);
+
+  EXPECT_TRUE((*tap)->UpdateFleetMembers({"tap-a:4417", "tap-b:4417"}));
+  EXPECT_FALSE((*tap)->UpdateFleetMembers({"tap-a:4417", "tap-b:4417"}));
+  EXPECT_TRUE((*tap)->UpdateFleetMembers({"tap-a:4417"}, /*open_window=*/false));
+  text = HttpGet(admin, "/metrics")->body;
+  EXPECT_EQ(Sample(text, "propwatch_fleet_members"), 1);
+  EXPECT_EQ(Sample(text, "propwatch_rebalances_total"), 1);
+  (*tap)->Shutdown(absl::Seconds(5));
+}
+
+TEST(TapFleetTest, ResolveAllAnswersSortedAddressesOrAnError) {
+  auto local = ResolveAll("localhost");
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_TRUE(std::is_sorted(local->begin(), local->end()));
+  EXPECT_NE(std::find(local->begin(), local->end(), "127.0.0.1"), local->end());
+  EXPECT_FALSE(ResolveAll("no-such-host.invalid").ok());  // RFC 6761: never resolves
+}
+
+}  // namespace
+}  // namespace propwatch::tap
