@@ -31,6 +31,9 @@ for dashboard in grafana/dashboards/*.json; do
   "$PROPWATCH_DASHBOARD_LINTER" lint --strict "$dashboard"
 done
 
+echo "== deploy/prometheus: scrape config, fleet rules and their tests"
+deploy/prometheus/validate.sh
+
 echo "== house rules for alerts/ and grafana/"
 "$PROPWATCH_VENV/bin/python" alerts/test/static_checks.py
 

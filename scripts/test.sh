@@ -36,6 +36,10 @@ if [ "${PROPWATCH_SKIP_DEMO:-0}" != 1 ]; then
   tests/demo/run.sh
 fi
 
+echo "== deploy/: collector configs (the collector we build), Kubernetes manifests (schemas + cross-checks)"
+deploy/collector/validate.sh
+deploy/kubernetes/validate.sh build/exporter/tap/propwatch
+
 if [ "${PROPWATCH_SKIP_FLEET:-0}" != 1 ]; then
   echo "== fleet: 3 taps behind load_balancing sum to 1 tap; rollouts without false broken parents"
   tests/fleet/run.sh build/exporter/tap/propwatch
