@@ -493,6 +493,14 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
     error_found, slow_found = lookup(error_id), lookup(slow_id)
     all_found = normal_found + [error_found, slow_found]
     per_instance = {i: sum(1 for f in all_found if i in f) for i in TAIL_INSTANCES}
+    # Whole and on one instance: propwatch's own sampler check, comparing the
+    # main tap's trace store (every span) with both sampled taps' stores.
+    check = subprocess.run([a.propwatch, "sampler-check", f"--pre={d.admin()}",
+                            f"--post={','.join(admins.values())}", "--json"],
+                           capture_output=True, text=True, timeout=60)
+    if check.returncode not in (0, 1):
+        raise DemoError(f"propwatch sampler-check exit {check.returncode}: {check.stdout}{check.stderr}")
+    sampler = json.loads(check.stdout)
     kept_normal = sum(1 for f in normal_found if f)
     tier2 = (DEMO / "collector" / "tier2.yaml").read_text()
     num_traces = re.search(r"^\s*num_traces:\s*(\d+)", tier2, re.M)
@@ -518,8 +526,9 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
         "error_trace": {"trace_id": error_id, "kept_by": error_found},
         "slow_trace": {"trace_id": slow_id, "delay_ms": a.slow_ms, "kept_by": slow_found},
         "traces_kept_per_instance": per_instance,
-        "traces_kept_by_both_instances": sum(1 for f in all_found if len(f) > 1),
-        "kept_traces_not_whole": sum(1 for f in all_found for c in f.values() if c != len(FIXED_CHAIN)),
+        "traces_kept_by_both_instances": len(sampler["split"]),
+        "kept_traces_not_whole": len(sampler["missingSpans"]) + len(sampler["moreAfterThanBefore"]),
+        "sampler_check": {k: sampler[k] for k in ("kept", "whole", "notInPre", "truncated", "passed")},
         "num_traces_cap": int(num_traces.group(1)) if num_traces else None,
     }
     stop_services(d)
@@ -740,6 +749,12 @@ def write_tail_results(out: Path, r: dict, meta: dict) -> None:
         f"| kept traces per instance | " + ", ".join(f"{i}: {c}" for i, c in r["traces_kept_per_instance"].items()) + " |",
         f"| traces kept by both instances (split by routing) | {r['traces_kept_by_both_instances']} |",
         f"| kept traces missing spans | {r['kept_traces_not_whole']} |",
+        "",
+        f"Whole-trace check: `propwatch sampler-check --pre=<main tap> --post=<sampled taps>` "
+        f"compared all {r['sampler_check']['kept']} traces the samplers kept during the demo "
+        f"with the main tap's store: {r['sampler_check']['whole']} whole, "
+        f"{r['sampler_check']['notInPre']} no longer in the main store, "
+        f"{r['sampler_check']['truncated']} truncated.",
         "",
         "propwatch in tier 1 saw every span of every request, before this sampler.",
     ]

@@ -112,11 +112,13 @@ constexpr std::array<MetricDef, static_cast<size_t>(MetricId::kCount)> kMetrics 
      "reason=truncated: more spans than max_spans_per_trace; evicted: part of the trace was "
      "evicted by max_traces earlier; started_before_tap: a span started before the tap did "
      "(plus --max-clock-skew), so an earlier part may have gone to a previous process or another "
-     "tap; rebalance: live when a rebalance window opened (tap start, --fleet-members change) "
+     "tap; rebalance: live when a rebalance window opened (tap start, a --fleet-members or "
+     "--fleet-dns change) "
      "or first seen while one was open. Their spans still count in every per-span series. "
      "See docs/semantics.md \"Rollouts\"."},
     {MetricId::kRebalances, "propwatch_rebalances_total", kCounter, "",
-     "Rebalance windows opened because --fleet-members changed.",
+     "Rebalance windows opened because the fleet changed (--fleet-members on SIGHUP, or the "
+     "addresses of --fleet-dns).",
      "The window opened at start is not counted; process_start_time_seconds marks that one."},
     {MetricId::kServicesTracked, "propwatch_services_tracked", kGauge, "",
      "Distinct service.name values tracked.", "Bounded by max_services."},
@@ -174,7 +176,7 @@ constexpr std::array<MetricDef, static_cast<size_t>(MetricId::kCount)> kMetrics 
      "reason=capacity: oldest trace dropped at --trace-store-max-traces; reason=span_cap: span "
      "beyond --trace-store-max-spans-per-trace not stored."},
     {MetricId::kFleetMembers, "propwatch_fleet_members", kGauge, "",
-     "Taps behind the load balancer, as this tap was told (--fleet-members).",
+     "Taps behind the load balancer, as this tap knows them (--fleet-members or --fleet-dns).",
      "0 when not configured. A dashboard can mark scale-out and scale-in with its changes."},
     {MetricId::kBuildInfo, "propwatch_build_info", kGauge, "version,revision",
      "Always 1; the labels say which build is running.",

@@ -2,11 +2,12 @@
 // load_balancing `dns` resolver does, by resolving one name (a Kubernetes
 // headless Service) every interval, and reports each change.
 //
-// Contract: Start() resolves once synchronously (so the first list is known
-// before the tap serves) and then every `interval` on its own thread; each
+// Contract: Start() resolves once synchronously (the tap calls it once its
+// listeners are up) and then every `interval` on its own thread; each
 // time the sorted set of addresses differs from the last one reported, it
 // calls `on_change` with it. A failed lookup keeps the previous set (a DNS
-// outage is not a rollout) and is logged once per run of failures.
+// outage is not a rollout) and is logged once per run of failures. Stop()
+// waits for a lookup in progress (bounded by the resolver's own timeout).
 // Thread-safety: Start/Stop from one thread; on_change runs on the watcher's
 // thread. Cost: one getaddrinfo per interval.
 #pragma once

@@ -28,8 +28,12 @@ template <typename Stream>
 HttpGetResult Exchange(Stream& stream, const http::request<http::empty_body>& request) {
   http::write(stream, request);
   beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(stream, buffer, response);
+  // Beast's default 8 MB body cap is below a large trace store's listing
+  // (GET /api/v1/traces, ~80 B per trace); 1 GiB covers the store's ceiling.
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(std::uint64_t{1} << 30);
+  http::read(stream, buffer, parser);
+  http::response<http::string_body> response = parser.release();
   return HttpGetResult{static_cast<int>(response.result_int()), std::move(response.body())};
 }
 

@@ -14,6 +14,7 @@
 #include "exporter/tap/build_info.h"
 #include "exporter/tap/check.h"
 #include "exporter/tap/http_get.h"
+#include "exporter/tap/sampler_check.h"
 #include "exporter/tap/tap.h"
 #include "exporter/tap/tap_config.h"
 #include "exporter/tap/trace_id_arg.h"
@@ -68,6 +69,11 @@ int Serve(const std::vector<std::string_view>& args) {
     if (auto reread = propwatch::tap::ParseTapConfig(args); !reread.ok()) {
       log::Error("SIGHUP: the configuration no longer parses, keeping --fleet-members: " +
                  std::string(reread.status().message()));
+    } else if (!config->fleet_dns.empty() || !reread->fleet_dns.empty()) {
+      // DNS owns the membership; switching between the two needs a restart.
+      if (reread->fleet_dns != config->fleet_dns || !reread->fleet_members.empty()) {
+        log::Warn("SIGHUP: --fleet-dns / --fleet-members changed: restart the tap to apply");
+      }
     } else if ((*tap)->UpdateFleetMembers(reread->fleet_members)) {
       log::Info("SIGHUP: --fleet-members changed to " +
                 std::to_string(reread->fleet_members.size()) +
@@ -174,6 +180,19 @@ int main(int argc, char** argv) {
       return 2;
     }
     return propwatch::tap::RunCheck(*options, std::cout);
+  }
+  if (!args.empty() && args[0] == "sampler-check") {
+    const std::vector<std::string_view> rest(args.begin() + 1, args.end());
+    if (WantsHelp(rest)) {
+      std::cout << propwatch::tap::SamplerCheckUsage();
+      return 0;
+    }
+    auto options = propwatch::tap::ParseSamplerCheckArgs(rest);
+    if (!options.ok()) {
+      std::cerr << options.status().message() << "\n";
+      return 2;
+    }
+    return propwatch::tap::RunSamplerCheck(*options, std::cout);
   }
   if (!args.empty() && args[0] == "trace") {
     return Trace(std::vector<std::string_view>(args.begin() + 1, args.end()));

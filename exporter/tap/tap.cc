@@ -146,6 +146,8 @@ absl::Status Tap::Start() {
   admin_options.name = "admin listener";
   admin_ = std::make_unique<receiver::HttpServer>(admin_options);
   (void)admin_->Handle("/metrics", [this](const receiver::HttpRequest& r) { return HandleMetrics(r); });
+  (void)admin_->Handle("/api/v1/traces",
+                       [this](const receiver::HttpRequest& r) { return HandleTraceList(r); });
   (void)admin_->HandlePrefix("/api/v1/traces/",
                              [this](const receiver::HttpRequest& r) { return HandleTrace(r); });
   (void)admin_->Handle("/healthz", [](const receiver::HttpRequest&) {
@@ -297,9 +299,12 @@ int Tap::http_port() const { return otlp_http_ ? otlp_http_->port() : 0; }
 int Tap::admin_port() const { return admin_ ? admin_->port() : 0; }
 
 bool Tap::UpdateFleetMembers(const std::vector<std::string>& members, bool open_window) {
-  absl::MutexLock lock(&fleet_mu_);
-  if (members == fleet_members_) return false;
-  fleet_members_ = members;
+  {
+    absl::MutexLock lock(&fleet_mu_);
+    if (members == fleet_members_) return false;
+    fleet_members_ = members;
+  }
+  // O(live traces): not under fleet_mu_, which /metrics takes.
   if (open_window) engine_->BeginRebalance();
   return true;
 }
@@ -326,6 +331,34 @@ receiver::HttpResponse Tap::HandleMetrics(const receiver::HttpRequest& request) 
     return {405, "text/plain; charset=utf-8", "use GET\n", {{"Allow", "GET, HEAD"}}, false};
   }
   return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(), {}, false};
+}
+
+receiver::HttpResponse Tap::HandleTraceList(const receiver::HttpRequest& request) {
+  auto text = [](int status, std::string body) {
+    return receiver::HttpResponse{status, "text/plain; charset=utf-8", std::move(body), {}, false};
+  };
+  if (request.method != "GET") return text(405, "use GET\n");
+  if (!Authorized(request)) {
+    return receiver::HttpResponse{401,
+                                  "text/plain; charset=utf-8",
+                                  "the trace API needs Authorization: Bearer <token>\n",
+                                  {{"WWW-Authenticate", "Bearer realm=\"propwatch\""}},
+                                  false};
+  }
+  if (config_.trace_store_max_traces == 0) {
+    return text(404, "the trace API is disabled (--trace-store-max-traces=0)\n");
+  }
+  const std::vector<StoredTraceSummary> traces = store_.List();
+  std::string body = "{\"traces\":[";
+  body.reserve(body.size() + traces.size() * 72);
+  for (size_t i = 0; i < traces.size(); ++i) {
+    if (i) body += ',';
+    body += "\n{\"traceId\":\"" + traces[i].trace_id.ToHex() + "\",\"spanCount\":" +
+            std::to_string(traces[i].span_count) +
+            ",\"truncated\":" + (traces[i].truncated ? "true" : "false") + "}";
+  }
+  body += "]}\n";
+  return {200, "application/json", std::move(body), {}, false};
 }
 
 receiver::HttpResponse Tap::HandleTrace(const receiver::HttpRequest& request) {

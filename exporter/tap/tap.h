@@ -69,6 +69,7 @@ class Tap {
   Tap(const TapConfig& config, std::unique_ptr<Engine> engine);
   receiver::HttpResponse HandleMetrics(const receiver::HttpRequest& request);
   receiver::HttpResponse HandleTrace(const receiver::HttpRequest& request);
+  receiver::HttpResponse HandleTraceList(const receiver::HttpRequest& request);
   // Whether `request` may use the trace API (no token configured, or the
   // right bearer token).
   bool Authorized(const receiver::HttpRequest& request);

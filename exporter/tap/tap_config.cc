@@ -145,7 +145,8 @@ const std::vector<Option>& Options() {
          return ParseDurationValue(k, v, &c.engine.late_span_retention);
        }},
       {"rebalance-window", "30s",
-       "Rollout guard: traces live when the tap starts or when --fleet-members changes, and "
+       "Rollout guard: traces live when the tap starts or when the fleet changes "
+       "(--fleet-members, --fleet-dns), and "
        "traces that begin in this window, get no broken-parent or unpaired verdicts (they may "
        "be split with another tap); 0 turns it off. See docs/deploy.md.",
        [](TapConfig& c, std::string_view k, std::string_view v) {
@@ -331,6 +332,8 @@ flags::FlagSet TapFlags(TapConfig* config) {
       "  propwatch check --trace-id=ID [flags]\n"
       "                                       CI gate: one connected trace, internal\n"
       "                                       orphan ratios under the threshold (--help)\n"
+      "  propwatch sampler-check --pre=ADDR --post=ADDR,...\n"
+      "                                       every trace a sampler kept is whole (--help)\n"
       "  propwatch --print-metrics-doc        the metric reference table\n"
       "  propwatch --version                  version and source revision",
       "propwatch: trace-context propagation health tap (OTLP in, Prometheus out).\n\n"

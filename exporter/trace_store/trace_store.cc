@@ -60,6 +60,20 @@ std::optional<StoredTrace> TraceStore::Get(const TraceId& id) const {
   return it->second;
 }
 
+std::vector<StoredTraceSummary> TraceStore::List() const {
+  std::vector<StoredTraceSummary> out;
+  for (size_t i = 0; i < kStripes; ++i) {
+    absl::MutexLock lock(&stripes_[i].mu);
+    for (const auto& [id, trace] : stripes_[i].traces) {
+      out.push_back({id, static_cast<uint32_t>(trace.spans.size()), trace.truncated});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const StoredTraceSummary& a, const StoredTraceSummary& b) {
+    return a.trace_id.bytes < b.trace_id.bytes;  // byte order = hex order
+  });
+  return out;
+}
+
 TraceStoreStats TraceStore::Stats() const {
   TraceStoreStats stats;
   for (size_t i = 0; i < kStripes; ++i) {

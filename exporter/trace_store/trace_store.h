@@ -45,6 +45,13 @@ struct StoredTrace {
   bool truncated = false;         // spans beyond max_spans_per_trace were dropped
 };
 
+// One stored trace in a listing (GET /api/v1/traces).
+struct StoredTraceSummary {
+  TraceId trace_id;
+  uint32_t span_count = 0;
+  bool truncated = false;
+};
+
 struct TraceStoreStats {
   uint64_t traces = 0;
   uint64_t evicted_capacity = 0;
@@ -62,6 +69,9 @@ class TraceStore {
 
   void OnSpans(std::span<const SpanRecord> spans);
   std::optional<StoredTrace> Get(const TraceId& id) const;
+  // Every stored trace's id and span count, sorted by trace id. O(stored
+  // traces); locks one stripe at a time (not a snapshot across stripes).
+  std::vector<StoredTraceSummary> List() const;
   TraceStoreStats Stats() const;
 
  private:

@@ -89,6 +89,10 @@ def check_tail_sampling(t: dict) -> None:
     check(t["traces_kept_by_both_instances"] == 0,
           "tail-sampling: no trace reached both instances (routing by trace id)")
     check(t["kept_traces_not_whole"] == 0, "tail-sampling: every kept trace has all its spans")
+    sc = t["sampler_check"]
+    check(sc["passed"] and sc["whole"] == sc["kept"] >= sum(t["traces_kept_per_instance"].values()),
+          f"propwatch sampler-check: all {sc['kept']} traces the samplers kept in the demo compared "
+          f"whole ({sc['whole']}; not in the main store {sc['notInPre']}, truncated {sc['truncated']})")
     per = t["traces_kept_per_instance"]
     # Not asserted: that both instances kept something. With ~12 kept traces
     # all landing on one instance ~0.3% of the time, that would be flaky.

@@ -18,6 +18,7 @@
 #include "exporter/tap/build_info.h"
 #include "exporter/tap/check.h"
 #include "exporter/tap/http_get.h"
+#include "exporter/tap/sampler_check.h"
 #include "gtest/gtest.h"
 #include "propwatch/version.h"
 
@@ -398,6 +399,63 @@ TEST(TapFleetTest, MembershipChangesOpenRebalanceWindows) {
   EXPECT_EQ(Sample(text, "propwatch_fleet_members"), 1);
   EXPECT_EQ(Sample(text, "propwatch_rebalances_total"), 1);
   (*tap)->Shutdown(absl::Seconds(5));
+}
+
+// The command end to end: a "pre" tap holds two traces, a "post" tap one of
+// them whole and one cut.
+TEST(SamplerCheckCommandTest, ReadsTapsAndFailsOnACutTrace) {
+  auto start = [](TapConfig config) {
+    config.otlp_grpc_address = "off";
+    config.otlp_http_address = "127.0.0.1:0";
+    config.admin_address = "127.0.0.1:0";
+    auto tap = Tap::Create(config);
+    EXPECT_TRUE(tap.ok());
+    EXPECT_TRUE((*tap)->Start().ok());
+    return *std::move(tap);
+  };
+  auto pre = start({});
+  auto post = start({});
+  auto span = [](std::string trace, std::string span, std::string parent) {
+    return "{\"traceId\":\"" + trace + "\",\"spanId\":\"" + span + "\",\"parentSpanId\":\"" +
+           parent + "\",\"name\":\"s\"}";
+  };
+  const std::string a = "0af7651916cd43dd8448eb211c80319c", b = "4bf92f3577b34da6a3ce929d0e0e4736";
+  auto body = [](std::vector<std::string> spans) {
+    std::string joined;
+    for (auto& s : spans) joined += (joined.empty() ? "" : ",") + s;
+    return "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[" + joined + "]}]}]}";
+  };
+  const std::string all = body({span(a, "b7ad6b7169203331", ""), span(a, "00f067aa0ba902b7", "b7ad6b7169203331"),
+                                span(b, "b7ad6b7169203332", ""), span(b, "00f067aa0ba902b8", "b7ad6b7169203332")});
+  const std::string kept = body({span(a, "b7ad6b7169203331", ""), span(a, "00f067aa0ba902b7", "b7ad6b7169203331"),
+                                 span(b, "b7ad6b7169203332", "")});
+  auto post_json = [](int port, const std::string& json) {
+    return Post(port, "/v1/traces", "application/json", json).first;
+  };
+  ASSERT_EQ(post_json(pre->http_port(), all), 200);
+  ASSERT_EQ(post_json(post->http_port(), kept), 200);
+
+  SamplerCheckOptions o;
+  o.pre_address = "127.0.0.1:" + std::to_string(pre->admin_port());
+  o.post_addresses = {"127.0.0.1:" + std::to_string(post->admin_port())};
+  std::ostringstream text;
+  EXPECT_EQ(RunSamplerCheck(o, text), 1) << text.str();
+  EXPECT_NE(text.str().find("FAIL kept traces missing spans: 1 (whole: 1 of 2)"), std::string::npos)
+      << text.str();
+  EXPECT_NE(text.str().find(b + ": 1 of 2 spans"), std::string::npos) << text.str();
+  o.json = true;
+  std::ostringstream json;
+  EXPECT_EQ(RunSamplerCheck(o, json), 1);
+  EXPECT_NE(json.str().find("\"missingSpans\":[{\"traceId\":\"" + b +
+                            "\",\"preSpans\":2,\"postSpans\":1}]"),
+            std::string::npos)
+      << json.str();
+  // An address nothing listens on: exit 2.
+  o.post_addresses = {"127.0.0.1:1"};
+  std::ostringstream down;
+  EXPECT_EQ(RunSamplerCheck(o, down), 2) << down.str();
+  pre->Shutdown(absl::Seconds(5));
+  post->Shutdown(absl::Seconds(5));
 }
 
 TEST(TapFleetTest, ResolveAllAnswersSortedAddressesOrAnError) {
