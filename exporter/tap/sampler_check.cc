@@ -4,23 +4,10 @@
 
 #include "exporter/flags/flags.h"
 #include "exporter/otlp/json_reader.h"
+#include "exporter/tap/tap_config.h"
 
 namespace propwatch::tap {
 namespace {
-
-std::vector<std::string> SplitList(std::string_view v) {
-  std::vector<std::string> out;
-  while (!v.empty()) {
-    const size_t comma = v.find(',');
-    std::string_view item = v.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (!item.empty()) out.emplace_back(item);
-    if (comma == std::string_view::npos) break;
-    v.remove_prefix(comma + 1);
-  }
-  return out;
-}
 
 std::string Unescaped(const otlp::JsonString& s) {
   std::string out(s.raw.size(), '\0');
@@ -39,7 +26,7 @@ flags::FlagSet SamplerCheckFlags(SamplerCheckOptions* o) {
   set.String("pre", &o->pre_address, "Admin listener of the tap before sampling (required).");
   set.Add({"post", "(required)", "Comma-separated admin listeners of the taps after sampling.",
            [o](std::string_view v) {
-             o->post_addresses = SplitList(v);
+             o->post_addresses = SplitCommaList(v);
              return o->post_addresses.empty() ? absl::InvalidArgumentError("empty list")
                                               : absl::OkStatus();
            }});

@@ -333,11 +333,11 @@ receiver::HttpResponse Tap::HandleMetrics(const receiver::HttpRequest& request) 
   return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(), {}, false};
 }
 
-receiver::HttpResponse Tap::HandleTraceList(const receiver::HttpRequest& request) {
-  auto text = [](int status, std::string body) {
-    return receiver::HttpResponse{status, "text/plain; charset=utf-8", std::move(body), {}, false};
-  };
-  if (request.method != "GET") return text(405, "use GET\n");
+std::optional<receiver::HttpResponse> Tap::RefuseTraceApiRequest(
+    const receiver::HttpRequest& request) {
+  if (request.method != "GET") {
+    return receiver::HttpResponse{405, "text/plain; charset=utf-8", "use GET\n", {}, false};
+  }
   if (!Authorized(request)) {
     return receiver::HttpResponse{401,
                                   "text/plain; charset=utf-8",
@@ -345,6 +345,14 @@ receiver::HttpResponse Tap::HandleTraceList(const receiver::HttpRequest& request
                                   {{"WWW-Authenticate", "Bearer realm=\"propwatch\""}},
                                   false};
   }
+  return std::nullopt;
+}
+
+receiver::HttpResponse Tap::HandleTraceList(const receiver::HttpRequest& request) {
+  auto text = [](int status, std::string body) {
+    return receiver::HttpResponse{status, "text/plain; charset=utf-8", std::move(body), {}, false};
+  };
+  if (auto refused = RefuseTraceApiRequest(request)) return *std::move(refused);
   if (config_.trace_store_max_traces == 0) {
     return text(404, "the trace API is disabled (--trace-store-max-traces=0)\n");
   }
@@ -365,14 +373,7 @@ receiver::HttpResponse Tap::HandleTrace(const receiver::HttpRequest& request) {
   auto text = [](int status, std::string body) {
     return receiver::HttpResponse{status, "text/plain; charset=utf-8", std::move(body), {}, false};
   };
-  if (request.method != "GET") return text(405, "use GET\n");
-  if (!Authorized(request)) {
-    return receiver::HttpResponse{401,
-                                  "text/plain; charset=utf-8",
-                                  "the trace API needs Authorization: Bearer <token>\n",
-                                  {{"WWW-Authenticate", "Bearer realm=\"propwatch\""}},
-                                  false};
-  }
+  if (auto refused = RefuseTraceApiRequest(request)) return *std::move(refused);
   const auto id = ParseTraceIdArg(request.path.substr(std::string_view("/api/v1/traces/").size()));
   if (!id) {
     return text(400, "trace id must be 32 hex digits, not all zero\n");

@@ -124,14 +124,7 @@ const std::vector<Option>& Options() {
        "Comma-separated service names or globs (* and ?) where traces legitimately start; "
        "their roots are trace starts, never orphans.",
        [](TapConfig& c, std::string_view, std::string_view v) {
-         c.engine.entry_point_services.clear();
-         while (!v.empty()) {
-           size_t comma = v.find(',');
-           std::string_view item = Trim(v.substr(0, comma));
-           if (!item.empty()) c.engine.entry_point_services.emplace_back(item);
-           if (comma == std::string_view::npos) break;
-           v.remove_prefix(comma + 1);
-         }
+         c.engine.entry_point_services = SplitCommaList(v);
          return absl::OkStatus();
        }},
       {"trace-idle-timeout", "30s",
@@ -163,14 +156,7 @@ const std::vector<Option>& Options() {
        "load_balancing static resolver list). Re-read on SIGHUP; a change opens a rebalance "
        "window.",
        [](TapConfig& c, std::string_view, std::string_view v) {
-         c.fleet_members.clear();
-         while (!v.empty()) {
-           size_t comma = v.find(',');
-           std::string_view item = Trim(v.substr(0, comma));
-           if (!item.empty()) c.fleet_members.emplace_back(item);
-           if (comma == std::string_view::npos) break;
-           v.remove_prefix(comma + 1);
-         }
+         c.fleet_members = SplitCommaList(v);
          std::sort(c.fleet_members.begin(), c.fleet_members.end());
          c.fleet_members.erase(std::unique(c.fleet_members.begin(), c.fleet_members.end()),
                                c.fleet_members.end());
@@ -578,6 +564,18 @@ absl::StatusOr<TapConfig> ParseTapConfig(std::span<const std::string_view> args,
 std::string TapUsage() {
   TapConfig unused;
   return TapFlags(&unused).Usage();
+}
+
+std::vector<std::string> SplitCommaList(std::string_view v) {
+  std::vector<std::string> out;
+  while (!v.empty()) {
+    const size_t comma = v.find(',');
+    std::string_view item = Trim(v.substr(0, comma));
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  return out;
 }
 
 }  // namespace propwatch::tap

@@ -101,6 +101,9 @@ absl::Status ValidateTapConfig(const TapConfig& config);
 // The --help text: every key with its default and meaning.
 std::string TapUsage();
 
+// "a, b,,c " -> {"a", "b", "c"}: items trimmed, empty ones dropped.
+std::vector<std::string> SplitCommaList(std::string_view list);
+
 // Splits "host:port" ("[v6]:port" too). Port 0 allowed (ephemeral).
 absl::Status ParseHostPort(std::string_view address, std::string* host, uint16_t* port);
 

@@ -258,6 +258,22 @@ def wait_settled(taps: List[FleetTap], single: FleetTap, expected_spans: int,
         time.sleep(0.25)
 
 
+def start_all(fleet: List[FleetTap], single: FleetTap, collector: Collector) -> List[str]:
+    """Starts the taps, then the collector routing to them; returns the fleet's
+    member list. Waits out the guard's start window, so that traffic sent
+    afterwards is judged by every tap."""
+    members = [t.endpoint for t in fleet]
+    for t in fleet:
+        t.write_config(members)
+        t.start()
+    single.write_config([])
+    single.start()
+    collector.write_config(members, single.endpoint)
+    collector.start()
+    time.sleep(float(GUARD_WINDOW.rstrip("s")) + 0.5)
+    return members
+
+
 # --- part 1: exact sums ---------------------------------------------------------------
 
 class FleetScenario(scenario.Scenario):
@@ -279,20 +295,9 @@ def part_exact_sums(a, work: str, results: dict) -> None:
     log(f"part 1: {a.taps} taps behind load_balancing vs 1 tap, same spans")
     fleet = [FleetTap(a, work, f"sum-tap{i}", guard=True) for i in range(1, a.taps + 1)]
     single = FleetTap(a, work, "sum-single", guard=True)
-    members = [t.endpoint for t in fleet]
     collector = Collector(a, work)
     try:
-        for t in fleet:
-            t.write_config(members)
-            t.start()
-        single.write_config([])
-        single.start()
-        collector.write_config(members, single.endpoint)
-        collector.start()
-        # The guard's start window must pass before traffic, on every tap, so
-        # that both sides judge every trace.
-        time.sleep(float(GUARD_WINDOW.rstrip("s")) + 0.5)
-
+        start_all(fleet, single, collector)
         s = FleetScenario(Endpoint(collector.port))
         late_children = []
         rounds = 0
@@ -463,15 +468,7 @@ def part_rollouts(a, work: str, guard: bool) -> dict:
     out: dict = {}
     traffic = None
     try:
-        members = [t.endpoint for t in fleet]
-        for t in fleet:
-            t.write_config(members)
-            t.start()
-        single.write_config([])
-        single.start()
-        collector.write_config(members, single.endpoint)
-        collector.start()
-        time.sleep(float(GUARD_WINDOW.rstrip("s")) + 0.5)
+        members = start_all(fleet, single, collector)
         traffic = ConnectedTraffic(collector.port, a.rate)
 
         def segment(name: str, taps: List[FleetTap], events: Dict[float, callable],
