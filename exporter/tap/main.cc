@@ -23,6 +23,8 @@ namespace {
 
 using propwatch::tap::TapUsage;
 
+std::string Taps(size_t n) { return std::to_string(n) + (n == 1 ? " tap" : " taps"); }
+
 int Serve(const std::vector<std::string_view>& args) {
   namespace log = propwatch::log;
   auto config = propwatch::tap::ParseTapConfig(args);
@@ -57,17 +59,23 @@ int Serve(const std::vector<std::string_view>& args) {
             std::to_string((*tap)->grpc_port()) + "), otlp-http=" + config->otlp_http_address +
             " (port " + std::to_string((*tap)->http_port()) + "), admin=" +
             config->admin_address + " (port " + std::to_string((*tap)->admin_port()) + ")");
+  if (!config->fleet_members.empty()) {
+    log::Info("--fleet-members: " + Taps(config->fleet_members.size()) +
+              " (SIGHUP re-reads the list; a change opens a rebalance window)");
+  }
   if (config->engine.entry_point_services.empty()) {
     log::Warn("no --entry-services set: every root span of every service counts as an orphan");
   }
   int received = 0;
+  size_t members_now = config->fleet_members.size();
   for (;;) {
     sigwait(&signals, &received);
     if (received != SIGHUP) break;
     // The fleet's membership is the one setting re-read from the config
     // sources (file, environment, flags); the rest needs a restart.
     if (auto reread = propwatch::tap::ParseTapConfig(args); !reread.ok()) {
-      log::Error("SIGHUP: the configuration no longer parses, keeping --fleet-members: " +
+      log::Error("SIGHUP: the configuration no longer parses, keeping the current " +
+                 Taps(members_now) + " of --fleet-members: " +
                  std::string(reread.status().message()));
     } else if (!config->fleet_dns.empty() || !reread->fleet_dns.empty()) {
       // DNS owns the membership; switching between the two needs a restart.
@@ -75,10 +83,16 @@ int Serve(const std::vector<std::string_view>& args) {
         log::Warn("SIGHUP: --fleet-dns / --fleet-members changed: restart the tap to apply");
       }
     } else if ((*tap)->UpdateFleetMembers(reread->fleet_members)) {
-      log::Info("SIGHUP: --fleet-members changed to " +
-                std::to_string(reread->fleet_members.size()) +
-                " taps: rebalance window opened (traces in flight are not judged)");
+      members_now = reread->fleet_members.size();
+      log::Info("SIGHUP: --fleet-members changed to " + Taps(reread->fleet_members.size()) +
+                ": rebalance window opened (traces in flight are not judged)");
+    } else if (!reread->fleet_members.empty()) {
+      // Flags and PROPWATCH_FLEET_MEMBERS win over the file, also on reload.
+      log::Info("SIGHUP: --fleet-members unchanged (" + Taps(reread->fleet_members.size()) +
+                "; flags and PROPWATCH_FLEET_MEMBERS win over the file)");
     }
+    log::Info("SIGHUP re-reads --fleet-members, TLS certificates and the bearer token; other "
+              "settings apply at restart");
     const bool anything = config->otlp_tls.enabled() || config->admin_tls.enabled() ||
                           !config->admin_bearer_token_file.empty();
     if (!anything) {

@@ -17,13 +17,19 @@ std::string Unescaped(const otlp::JsonString& s) {
 
 flags::FlagSet SamplerCheckFlags(SamplerCheckOptions* o) {
   flags::FlagSet set(
-      "Usage: propwatch sampler-check --pre=HOST:PORT --post=HOST:PORT[,HOST:PORT...] [--json]",
+      "Usage: propwatch sampler-check --pre=HOST:PORT[,...] --post=HOST:PORT[,...] [--json]",
       "Proves a sampler keeps whole traces: compares the trace store of the tap fed every\n"
       "span (before sampling) with the taps behind each sampler instance. Every kept trace\n"
       "must have as many spans as before and be on one instance only. Run it once the\n"
       "traffic has settled. Exit 0 passed, 1 a kept trace lost spans, was split or could\n"
       "not be compared (or nothing was kept), 2 a tap could not be read.");
-  set.String("pre", &o->pre_address, "Admin listener of the tap before sampling (required).");
+  set.Add({"pre", "(required)",
+           "Comma-separated admin listeners of the taps before sampling (every tap of a fleet).",
+           [o](std::string_view v) {
+             o->pre_addresses = SplitCommaList(v);
+             return o->pre_addresses.empty() ? absl::InvalidArgumentError("empty list")
+                                             : absl::OkStatus();
+           }});
   set.Add({"post", "(required)", "Comma-separated admin listeners of the taps after sampling.",
            [o](std::string_view v) {
              o->post_addresses = SplitCommaList(v);
@@ -149,7 +155,7 @@ absl::StatusOr<SamplerCheckOptions> ParseSamplerCheckArgs(std::span<const std::s
     return absl::InvalidArgumentError("propwatch sampler-check: " +
                                       std::string(parsed.status().message()));
   }
-  if (o.pre_address.empty() || o.post_addresses.empty()) {
+  if (o.pre_addresses.empty() || o.post_addresses.empty()) {
     return absl::InvalidArgumentError("propwatch sampler-check: --pre and --post are required");
   }
   return o;
@@ -169,11 +175,22 @@ int RunSamplerCheck(const SamplerCheckOptions& o, std::ostream& out) {
     }
     return listing;
   };
-  auto pre = read(o.pre_address);
-  if (!pre.ok()) {
-    out << "ERROR pre-sampling tap " << pre.status().message() << "\n";
-    return 2;
+  // Behind a trace-id load balancer each trace is on one pre-sampling tap:
+  // their stores together are the whole picture.
+  TraceListing pre_all;
+  for (const std::string& address : o.pre_addresses) {
+    auto pre = read(address);
+    if (!pre.ok()) {
+      out << "ERROR pre-sampling tap " << pre.status().message() << "\n";
+      return 2;
+    }
+    for (const auto& [id, entry] : pre->traces) {
+      TraceListing::Entry& e = pre_all.traces[id];
+      e.spans += entry.spans;
+      e.truncated |= entry.truncated;
+    }
   }
+  const TraceListing* pre = &pre_all;
   std::vector<TraceListing> post;
   for (const std::string& address : o.post_addresses) {
     auto listing = read(address);
@@ -199,7 +216,8 @@ int RunSamplerCheck(const SamplerCheckOptions& o, std::ostream& out) {
         << ",\"passed\":" << (r.passed() ? "true" : "false") << "}\n";
     return r.passed() ? 0 : 1;
   }
-  out << "pre-sampling " << o.pre_address << ": " << r.pre_traces << " traces stored\n";
+  out << "pre-sampling (" << o.pre_addresses.size() << " taps): " << r.pre_traces
+      << " traces stored\n";
   for (size_t i = 0; i < o.post_addresses.size(); ++i) {
     out << "post-sampling " << o.post_addresses[i] << ": " << r.kept_per_instance[i]
         << " traces kept\n";
@@ -221,7 +239,8 @@ int RunSamplerCheck(const SamplerCheckOptions& o, std::ostream& out) {
   list(r.more_after);
   out << (r.not_in_pre + r.truncated == 0 ? "PASS" : "FAIL")
       << " every kept trace compared: " << r.not_in_pre
-      << " no longer in the pre-sampling store (raise its --trace-store-max-traces), "
+      << " not in the pre-sampling stores (evicted: raise their --trace-store-max-traces; or "
+         "--pre does not name every tap before sampling), "
       << r.truncated << " truncated by a store cap\n";
   if (r.kept == 0) out << "FAIL no trace kept by any sampler: nothing to compare\n";
   return r.passed() ? 0 : 1;

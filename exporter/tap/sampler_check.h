@@ -26,7 +26,7 @@
 namespace propwatch::tap {
 
 struct SamplerCheckOptions {
-  std::string pre_address;                // the tap before sampling (required)
+  std::vector<std::string> pre_addresses;   // the taps before sampling (a fleet: all of them)
   std::vector<std::string> post_addresses;  // the taps after each instance (required)
   AdminClientOptions admin;
   bool json = false;

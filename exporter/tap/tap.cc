@@ -202,7 +202,7 @@ absl::Status Tap::Start() {
         [this](const std::vector<std::string>& members, bool initial) {
           UpdateFleetMembers(members, /*open_window=*/!initial);
           log::Info("--fleet-dns " + config_.fleet_dns + ": " + std::to_string(members.size()) +
-                    " taps" +
+                    (members.size() == 1 ? " tap" : " taps") +
                     (initial ? "" : " (changed: rebalance window opened, traces in flight are "
                                     "not judged)"));
         });

@@ -445,9 +445,17 @@ absl::Status ValidateTapConfig(const TapConfig& config) {
   for (const std::string& member : config.fleet_members) {
     std::string host;
     uint16_t port = 0;
-    if (absl::Status s = ParseHostPort(member, &host, &port); !s.ok() || port == 0) {
+    // A host name or address: no scheme, no spaces, no other separators.
+    const bool plain = member.find_first_of(" \t;/") == std::string::npos;
+    if (absl::Status s = ParseHostPort(member, &host, &port);
+        !s.ok() || port == 0 || !plain || host.empty() ||
+        (host.find(':') != std::string::npos && member.front() != '[')) {
       return Bad("fleet-members", "\"" + member + "\" is not host:port with a non-zero port");
     }
+  }
+  if (config.fleet_dns.find_first_of(": \t/;,") != std::string::npos) {
+    return Bad("fleet-dns", "a DNS name only (no port, scheme or list): the taps' OTLP port "
+                            "is the collector's `port`, not part of the name");
   }
   if (!config.fleet_dns.empty() && !config.fleet_members.empty()) {
     return Bad("fleet-dns", "set --fleet-dns or --fleet-members, not both");

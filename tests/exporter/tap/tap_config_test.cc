@@ -145,6 +145,13 @@ TEST(TapConfigTest, ErrorsNameTheSetting) {
   expect_error({"--forward-timeout=0s"}, "--forward-timeout");
   expect_error({"--max-traces"}, "missing value");
   expect_error({"--fleet-members=tap-a:4417,tap-b"}, "--fleet-members: \"tap-b\" is not host:port");
+  for (std::string_view bad : {"--fleet-members=10.0.0.1:4417;10.0.0.2:4417",
+                               "--fleet-members=tap-a:1 tap-b:2", "--fleet-members=http://tap-a:4417",
+                               "--fleet-members=:4417"}) {
+    expect_error({bad}, "--fleet-members");
+  }
+  expect_error({"--fleet-dns=taps.svc:4417"}, "--fleet-dns: a DNS name only");
+  EXPECT_TRUE(Parse({"--fleet-members=[::1]:4417,tap-a:4417"}).ok());
   expect_error({"--rebalance-window=-1s"}, "--rebalance-window");
   expect_error({"--fleet-dns=taps", "--fleet-members=a:1"}, "--fleet-dns: set --fleet-dns or");
   expect_error({"--fleet-dns=taps", "--fleet-dns-interval=100ms"}, "--fleet-dns-interval");

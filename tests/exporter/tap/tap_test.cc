@@ -436,7 +436,7 @@ TEST(SamplerCheckCommandTest, ReadsTapsAndFailsOnACutTrace) {
   ASSERT_EQ(post_json(post->http_port(), kept), 200);
 
   SamplerCheckOptions o;
-  o.pre_address = "127.0.0.1:" + std::to_string(pre->admin_port());
+  o.pre_addresses = {"127.0.0.1:" + std::to_string(pre->admin_port())};
   o.post_addresses = {"127.0.0.1:" + std::to_string(post->admin_port())};
   std::ostringstream text;
   EXPECT_EQ(RunSamplerCheck(o, text), 1) << text.str();
