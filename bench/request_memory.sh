@@ -7,6 +7,8 @@
 # The tap runs with the trace store off and one tracked span per trace, so
 # what grows is the request path (body, decoded span records, buffers).
 set -euo pipefail
+# shellcheck source=../scripts/lib/tap_port.sh
+. "$(dirname "$0")/../scripts/lib/tap_port.sh"
 propwatch=${1:?usage: $0 PATH/TO/propwatch [SIZE_BYTES] [N]}
 size=${2:-15000000}
 n=${3:-4}
@@ -56,13 +58,7 @@ PY
   --otlp-http-address=127.0.0.1:0 --trace-store-max-traces=0 --max-spans-per-trace=1 \
   2>"$work/tap.log" &
 pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(sed -n 's/.*otlp-http=[^ ]* (port \([0-9]*\)).*/\1/p' "$work/tap.log")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/tap.log"; exit 1; }
+port=$(tap_port "$work/tap.log" otlp-http) || { cat "$work/tap.log"; exit 1; }
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$pid/status"; }
 post() { curl -sf -o /dev/null -H 'Content-Type: application/x-protobuf' \
   --data-binary "@$1" "http://127.0.0.1:$port/v1/traces"; }

@@ -26,6 +26,8 @@ trap cleanup EXIT
 
 # shellcheck source=../../scripts/lib/check.sh
 . scripts/lib/check.sh
+# shellcheck source=../../scripts/lib/tap_port.sh
+. scripts/lib/tap_port.sh
 
 deb=""
 build_package() {
@@ -67,18 +69,13 @@ installed_version() {
 # (the unit's DynamicUser has no more rights), ports from the environment as
 # /etc/default/propwatch would set them.
 runs_unprivileged() {
-  local log="$work/tap.log" port="" i
+  local log="$work/tap.log" port=""
   setpriv --reuid=nobody --regid=nogroup --clear-groups --no-new-privs \
     env PROPWATCH_OTLP_GRPC_ADDRESS=127.0.0.1:0 PROPWATCH_OTLP_HTTP_ADDRESS=127.0.0.1:0 \
     PROPWATCH_ADMIN_ADDRESS=127.0.0.1:0 PROPWATCH_ENTRY_SERVICES=gateway \
     /usr/bin/propwatch --config /etc/propwatch/propwatch.conf 2>"$log" &
   tap_pid=$!
-  for i in $(seq 100); do
-    port=$(sed -n 's/.*admin=[^ ]* (port \([0-9]*\)).*/\1/p' "$log")
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { cat "$log"; return 1; }
+  port=$(tap_port "$log" admin) || { cat "$log"; return 1; }
   curl -sf "http://127.0.0.1:$port/readyz" | grep -qx ready &&
     curl -sf "http://127.0.0.1:$port/metrics" | grep -q "^propwatch_build_info{version=\"$version\"" &&
     ! grep -q "no --entry-services" "$log" &&  # PROPWATCH_ENTRY_SERVICES was applied
