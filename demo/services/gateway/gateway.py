@@ -8,6 +8,15 @@ hooks for the tail-sampling check: `&fail=1` answers 500 with the SERVER span
 in ERROR (after the worker took the order), `&delay_ms=N` (at most 10000)
 answers N ms later.
 
+`GET /batch?job=<id>&duration_ms=N&shape=single|linked[&step_ms=M][&chunk_ms=C]`
+opens a SERVER span `GET /batch` the same way and starts a long job on the
+worker with `POST /batch` (JSON; `step_ms`/`chunk_ms` only when given),
+answering 200 `{"job", "trace_id"}` once the worker accepted it (202). It
+shows how tail sampling treats a trace longer than its decision_wait. The
+gateway only checks that job and shape are there and that the numbers are
+whole numbers (400 otherwise); ranges and shape names are the worker's to
+check, and its 400 comes back as 502 with the worker's message.
+
 The `http` boundary (gateway -> worker) is where this service can be broken.
 The official `requests` instrumentation is switched on in every mode, the
 realistic situation where instrumentation is installed and yet bypassed:
@@ -121,8 +130,13 @@ def make_client(fixes: set[str]) -> WorkerClient:
 def make_server(host: str, port: int, worker_url: str, client: WorkerClient,
                 tracer_provider: Optional[trace.TracerProvider] = None
                 ) -> ThreadingHTTPServer:
-    """The gateway's HTTP server (not started). Port 0 picks a free port."""
+    """The gateway's HTTP server (not started). Port 0 picks a free port.
+
+    `worker_url` is the worker's base URL (`http://127.0.0.1:18081`); the
+    routes `/orders` and `/batch` are appended to it.
+    """
     tracer = trace.get_tracer(SERVICE_NAME, tracer_provider=tracer_provider)
+    worker_url = worker_url.rstrip("/")
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -145,8 +159,35 @@ def make_server(host: str, port: int, worker_url: str, client: WorkerClient,
                 self._send_json(200, {"status": "ok"})  # untraced
             elif url.path == "/checkout":
                 self._checkout(url)
+            elif url.path == "/batch":
+                self._batch(url)
             else:
                 self._send_json(404, {"error": "not found"})
+
+        def _server_span(self, url: urllib.parse.SplitResult, route: str, attributes: dict):
+            """The SERVER span of a traced route, continuing the incoming
+            context (the driver sends none, so it is a root: the gateway is
+            the entry point of the request)."""
+            return tracer.start_as_current_span(
+                f"GET {route}", context=extract(self.headers), kind=SpanKind.SERVER,
+                attributes={
+                    "http.request.method": "GET",
+                    "http.route": route,
+                    "url.path": url.path,
+                    "url.scheme": "http",
+                    "server.address": HOST,
+                    "server.port": self.server.server_address[1],
+                    **attributes,
+                })
+
+        def _call_worker(self, path: str, payload: dict) -> Optional[str]:
+            """POST `payload` to the worker; None once it answered 202, else
+            the error for the reply and the span."""
+            try:
+                status, body = client.post_json(worker_url + path, payload)
+            except (OSError, http.client.HTTPException, requests.RequestException) as exc:
+                return f"worker unreachable: {exc}"
+            return None if status == 202 else f"worker answered {status}: {body.strip()[:200]}"
 
         def _checkout(self, url: urllib.parse.SplitResult) -> None:
             query = urllib.parse.parse_qs(url.query)
@@ -162,28 +203,9 @@ def make_server(host: str, port: int, worker_url: str, client: WorkerClient,
             except ValueError:
                 self._send_json(400, {"error": "delay_ms must be a whole number"})
                 return
-            # The driver sends no trace headers, so this is a root span: the
-            # gateway is the entry point of the request.
-            parent = extract(self.headers)
-            with tracer.start_as_current_span(
-                    "GET /checkout", context=parent, kind=SpanKind.SERVER,
-                    attributes={
-                        "http.request.method": "GET",
-                        "http.route": "/checkout",
-                        "url.path": url.path,
-                        "url.scheme": "http",
-                        "server.address": HOST,
-                        "server.port": self.server.server_address[1],
-                        "order.id": order,
-                    }) as span:
+            with self._server_span(url, "/checkout", {"order.id": order}) as span:
                 trace_id = format(span.get_span_context().trace_id, "032x")
-                try:
-                    status, body = client.post_json(worker_url, {"order": order})
-                    error = None if status == 202 else \
-                        f"worker answered {status}: {body.strip()[:200]}"
-                except (OSError, http.client.HTTPException,
-                        requests.RequestException) as exc:
-                    error = f"worker unreachable: {exc}"
+                error = self._call_worker("/orders", {"order": order})
                 if delay_ms:
                     time.sleep(delay_ms / 1000)
                 if error is not None:
@@ -193,6 +215,43 @@ def make_server(host: str, port: int, worker_url: str, client: WorkerClient,
                 else:
                     code = 200
                 reply = {"order": order, "trace_id": trace_id}
+                if error is not None:
+                    reply["error"] = error
+                    span.set_status(Status(StatusCode.ERROR, error))
+                span.set_attribute("http.response.status_code", code)
+                self._send_json(code, reply)
+
+        def _batch(self, url: urllib.parse.SplitResult) -> None:
+            query = urllib.parse.parse_qs(url.query)
+            job = query.get("job", [""])[0]
+            shape = query.get("shape", [""])[0]
+            if not job:
+                self._send_json(400, {"error": "missing ?job=<id>"})
+                return
+            if not shape:
+                self._send_json(400, {"error": "missing &shape=single|linked"})
+                return
+            payload: dict = {"job": job, "shape": shape}
+            # Only the syntax is checked here: the worker owns the ranges, so
+            # they live in one place.
+            for name, required in (("duration_ms", True), ("step_ms", False),
+                                   ("chunk_ms", False)):
+                value = query.get(name, [""])[0]
+                if not value:
+                    if required:
+                        self._send_json(400, {"error": f"missing &{name}=N"})
+                        return
+                    continue
+                # Not int(): it would also take "+5", " 5" and "1_000".
+                if not value.isascii() or not value.isdigit():
+                    self._send_json(400, {"error": f"{name} must be a whole number"})
+                    return
+                payload[name] = int(value)
+            with self._server_span(url, "/batch", {"job.id": job}) as span:
+                trace_id = format(span.get_span_context().trace_id, "032x")
+                error = self._call_worker("/batch", payload)
+                code = 200 if error is None else 502
+                reply = {"job": job, "trace_id": trace_id}
                 if error is not None:
                     reply["error"] = error
                     span.set_status(Status(StatusCode.ERROR, error))
@@ -225,7 +284,7 @@ def main() -> int:
     fixes = parse_fixes(os.environ.get("DEMO_FIXES"))
     port = int(os.environ.get("DEMO_GATEWAY_PORT") or 18080)
     worker_port = int(os.environ.get("DEMO_WORKER_PORT") or 18081)
-    worker_url = f"http://{HOST}:{worker_port}/orders"
+    worker_url = f"http://{HOST}:{worker_port}"
 
     provider, endpoint = setup_tracing()
     # On in every mode: installed, and bypassed when the call does not go

@@ -36,10 +36,12 @@ def tracing():
 
 
 class FakeWorker:
-    """`POST /orders` -> 202, remembering each request's headers and body."""
+    """`POST /orders`, `POST /batch` -> 202, remembering each request's path,
+    headers and body."""
 
     def __init__(self, status: int = 202):
         self.received: list[tuple[dict, dict]] = []
+        self.paths: list[str] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -50,6 +52,7 @@ class FakeWorker:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.received.append(
                     ({k.lower(): v for k, v in self.headers.items()}, json.loads(body)))
+                outer.paths.append(self.path)
                 data = b'{"queued": true}'
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(data)))
@@ -57,7 +60,7 @@ class FakeWorker:
                 self.wfile.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/orders"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self):
@@ -66,6 +69,20 @@ class FakeWorker:
 
 
 def run_checkout(tracing, fixes: str, worker_status: int = 202, query: str = ""):
+    status, reply, worker, spans = run_get(tracing, fixes, f"/checkout?order=o-42{query}",
+                                           worker_status)
+    assert set(worker.paths) <= {"/orders"}
+    return status, reply, worker.received, spans
+
+
+def run_batch(tracing, fixes: str, query: str, worker_status: int = 202):
+    status, reply, worker, spans = run_get(tracing, fixes, f"/batch?{query}", worker_status)
+    assert set(worker.paths) <= {"/batch"}
+    return status, reply, worker.received, spans
+
+
+def run_get(tracing, fixes: str, path: str, worker_status: int):
+    """GET `path` from a gateway in front of a fake worker, then /healthz."""
     provider, exporter = tracing
     exporter.clear()
     worker = FakeWorker(worker_status)
@@ -76,7 +93,7 @@ def run_checkout(tracing, fixes: str, worker_status: int = 202, query: str = "")
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         try:
-            with urllib.request.urlopen(f"{base}/checkout?order=o-42{query}", timeout=10) as resp:
+            with urllib.request.urlopen(f"{base}{path}", timeout=10) as resp:
                 status, reply = resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as err:
             status, reply = err.code, json.loads(err.read())
@@ -86,7 +103,7 @@ def run_checkout(tracing, fixes: str, worker_status: int = 202, query: str = "")
         server.shutdown()
         server.server_close()
         worker.close()
-    return status, reply, worker.received, exporter.get_finished_spans()
+    return status, reply, worker, exporter.get_finished_spans()
 
 
 def only(spans, kind):
@@ -175,3 +192,73 @@ def test_bad_delay_is_400(tracing):
     status, reply, received, spans = run_checkout(tracing, "all", query="&delay_ms=soon")
     assert status == 400 and "delay_ms" in reply["error"]
     assert not received and not spans
+
+
+def test_batch_fixed_http_client_span_and_traceparent(tracing):
+    status, reply, received, spans = run_batch(
+        tracing, "all", "job=b-1&duration_ms=60000&shape=linked&chunk_ms=10000")
+    assert status == 200
+    server = only(spans, SpanKind.SERVER)
+    assert server.name == "GET /batch"
+    assert server.parent is None  # entry point
+    assert server.attributes["job.id"] == "b-1"
+    assert server.attributes["http.route"] == "/batch"
+    assert server.attributes["http.response.status_code"] == 200
+    assert reply == {"job": "b-1", "trace_id": format(server.context.trace_id, "032x")}
+
+    client = only(spans, SpanKind.CLIENT)
+    assert client.parent is not None
+    assert client.parent.span_id == server.context.span_id
+
+    assert len(received) == 1
+    headers, body = received[0]
+    # step_ms was not given, so it is not sent: the worker's default applies.
+    assert body == {"job": "b-1", "duration_ms": 60000, "shape": "linked", "chunk_ms": 10000}
+    _version, trace_id, span_id, _flags = headers["traceparent"].split("-")
+    assert int(trace_id, 16) == server.context.trace_id
+    assert int(span_id, 16) == client.context.span_id
+    assert len(spans) == 2
+
+
+@pytest.mark.parametrize("fixes", ["", "async,kafka"])
+def test_batch_broken_http_no_client_span_no_traceparent(tracing, fixes):
+    status, reply, received, spans = run_batch(
+        tracing, fixes, "job=b-2&duration_ms=45000&shape=single&step_ms=500")
+    assert status == 200
+    server = only(spans, SpanKind.SERVER)
+    assert server.name == "GET /batch"
+    assert reply == {"job": "b-2", "trace_id": format(server.context.trace_id, "032x")}
+    assert len(spans) == 1
+    assert len(received) == 1
+    headers, body = received[0]
+    assert body == {"job": "b-2", "duration_ms": 45000, "shape": "single", "step_ms": 500}
+    assert "traceparent" not in headers
+
+
+@pytest.mark.parametrize("query, word", [
+    ("duration_ms=100&shape=single", "job"),
+    ("job=b&shape=single", "duration_ms"),
+    ("job=b&duration_ms=100", "shape"),
+    ("job=b&duration_ms=1.5&shape=single", "duration_ms"),
+    ("job=b&duration_ms=%2B5&shape=single", "duration_ms"),
+    ("job=b&duration_ms=1_000&shape=single", "duration_ms"),
+    ("job=b&duration_ms=100&shape=single&step_ms=soon", "step_ms"),
+    ("job=b&duration_ms=100&shape=linked&chunk_ms=-1", "chunk_ms"),
+])
+def test_batch_bad_query_is_400(tracing, query, word):
+    status, reply, received, spans = run_batch(tracing, "all", query)
+    assert status == 400 and word in reply["error"]
+    assert not received and not spans
+
+
+@pytest.mark.parametrize("fixes, worker_status", [("", 400), ("all", 503)])
+def test_batch_worker_refusal_is_502(tracing, fixes, worker_status):
+    # The worker owns the ranges and the job limit: its 400/503 is a 502 here.
+    status, reply, received, spans = run_batch(
+        tracing, fixes, "job=b-3&duration_ms=9999999&shape=single", worker_status)
+    assert status == 502
+    assert reply["job"] == "b-3" and str(worker_status) in reply["error"]
+    assert len(received) == 1
+    server = only(spans, SpanKind.SERVER)
+    assert server.status.status_code.name == "ERROR"
+    assert reply["trace_id"] == format(server.context.trace_id, "032x")

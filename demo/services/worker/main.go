@@ -1,6 +1,7 @@
 // Command worker is the Go service of the propwatch demo: it accepts orders
 // over HTTP, does the work on a goroutine pool and publishes each order to
-// Kafka. Two trace-context boundaries (async, kafka) can each be run broken
+// Kafka; it also runs long batch jobs (POST /batch) for the tail-sampling
+// demo. Two trace-context boundaries (async, kafka) can each be run broken
 // or fixed; see README.md.
 package main
 
@@ -135,8 +136,8 @@ func run() error {
 	signal.Stop(sigs)
 
 	// Order matters: stop taking requests, finish the queued work (which
-	// produces and ends spans), flush the producer, and only then flush the
-	// spans.
+	// produces and ends spans) and abort the batch jobs (which ends theirs),
+	// flush the producer, and only then flush the spans.
 	step := func(name string, d time.Duration, f func(context.Context) error) {
 		c, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()

@@ -65,7 +65,7 @@ type Worker struct {
 	kPort    int
 	log      *log.Logger
 
-	mu     sync.RWMutex // guards closed and sends on jobs vs. close(jobs)
+	mu     sync.RWMutex // guards closed; sends on jobs and batch starts vs. Drain
 	closed bool
 	jobs   chan job
 	wg     sync.WaitGroup
@@ -75,6 +75,15 @@ type Worker struct {
 	// for the broker.
 	abortCtx context.Context
 	abort    context.CancelFunc
+
+	// Batch jobs run on their own goroutines, at most maxBatchJobs at once
+	// (a slot in batchSlots each; acquired under mu's read lock like an
+	// enqueue). batchStopCtx is cancelled as soon as Drain starts: a job can
+	// run for minutes, so shutdown aborts it rather than waiting.
+	batchSlots   chan struct{}
+	batches      sync.WaitGroup
+	batchStopCtx context.Context
+	batchStop    context.CancelFunc
 }
 
 // NewWorker starts the pool goroutines. Stop them with Drain.
@@ -98,8 +107,11 @@ func NewWorker(o Options) *Worker {
 		kPort:    o.KafkaPort,
 		log:      o.Logger,
 		jobs:     make(chan job, o.QueueSize),
+
+		batchSlots: make(chan struct{}, maxBatchJobs),
 	}
 	w.abortCtx, w.abort = context.WithCancel(context.Background())
+	w.batchStopCtx, w.batchStop = context.WithCancel(context.Background())
 	w.wg.Add(o.PoolSize)
 	for i := 0; i < o.PoolSize; i++ {
 		go w.loop()
@@ -107,17 +119,20 @@ func NewWorker(o Options) *Worker {
 	return w
 }
 
-// Handler returns the worker's HTTP routes. POST /orders is wrapped in the
-// official otelhttp server instrumentation, which extracts the incoming
-// traceparent and starts the SERVER span; /healthz is not traced.
+// Handler returns the worker's HTTP routes. POST /orders and POST /batch are
+// wrapped in the official otelhttp server instrumentation, which extracts the
+// incoming traceparent and starts the SERVER span; /healthz is not traced.
 func (w *Worker) Handler() http.Handler {
 	mux := http.NewServeMux()
-	orders := otelhttp.NewHandler(http.HandlerFunc(w.postOrder), "POST /orders",
-		otelhttp.WithTracerProvider(w.tp),
-		otelhttp.WithPropagators(w.prop),
-		otelhttp.WithSpanNameFormatter(func(op string, _ *http.Request) string { return op }),
-	)
-	mux.Handle("POST /orders", orders)
+	traced := func(h http.HandlerFunc, name string) http.Handler {
+		return otelhttp.NewHandler(h, name,
+			otelhttp.WithTracerProvider(w.tp),
+			otelhttp.WithPropagators(w.prop),
+			otelhttp.WithSpanNameFormatter(func(op string, _ *http.Request) string { return op }),
+		)
+	}
+	mux.Handle("POST /orders", traced(w.postOrder, "POST /orders"))
+	mux.Handle("POST /batch", traced(w.postBatch, "POST /batch"))
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
 		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(rw, "ok\n")
@@ -280,11 +295,11 @@ func (w *Worker) publish(ctx context.Context, orderID string) error {
 	return nil
 }
 
-// Drain stops accepting jobs and waits for the queued ones to finish. If ctx
-// ends first, in-flight and remaining produces are aborted and Drain still
-// waits for the (now fast) goroutines to exit, so none leak; it then returns
-// ctx's error. Call once the HTTP server has stopped; further enqueues get
-// 503.
+// Drain stops accepting jobs, aborts the running batch jobs and waits for the
+// queued orders to finish. If ctx ends first, in-flight and remaining
+// produces are aborted and Drain still waits for the (now fast) goroutines to
+// exit, so none leak; it then returns ctx's error. Call once the HTTP server
+// has stopped; further enqueues and batch jobs get 503.
 func (w *Worker) Drain(ctx context.Context) error {
 	w.mu.Lock()
 	if !w.closed {
@@ -292,9 +307,10 @@ func (w *Worker) Drain(ctx context.Context) error {
 		close(w.jobs)
 	}
 	w.mu.Unlock()
+	w.batchStop()
 
 	done := make(chan struct{})
-	go func() { w.wg.Wait(); close(done) }()
+	go func() { w.wg.Wait(); w.batches.Wait(); close(done) }()
 	select {
 	case <-done:
 		w.abort()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log"
@@ -108,7 +109,14 @@ var upstream = trace.NewSpanContext(trace.SpanContextConfig{
 
 func (h *harness) post(body string, withParent bool) *http.Response {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/orders", strings.NewReader(body))
+	resp, _ := h.postTo("/orders", body, withParent)
+	return resp
+}
+
+// postTo posts body to path and returns the response with its body read.
+func (h *harness) postTo(path, body string, withParent bool) (*http.Response, []byte) {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -121,9 +129,12 @@ func (h *harness) post(body string, withParent bool) *http.Response {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	data, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	return resp
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp, data
 }
 
 // drain finishes all queued work so every span has ended.
@@ -454,5 +465,322 @@ func TestOrderValue(t *testing.T) {
 	}
 	if !bytes.Equal(orderValue("o-1"), []byte(`{"order": "o-1"}`)) {
 		t.Fatal("orderValue(o-1)")
+	}
+}
+
+// spansNamed returns the ended spans called name, in the order they ended.
+func (h *harness) spansNamed(name string) []sdktrace.ReadOnlySpan {
+	var found []sdktrace.ReadOnlySpan
+	for _, s := range h.sr.Ended() {
+		if s.Name() == name {
+			found = append(found, s)
+		}
+	}
+	return found
+}
+
+// waitBatches waits until no batch job holds a slot, i.e. every job has
+// finished and ended its spans (Drain would abort them instead).
+func (h *harness) waitBatches() {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(h.w.batchSlots) != 0 {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("batch jobs still running after 5s; ended: %v", h.names())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// startBatch posts body to /batch with the upstream traceparent and expects
+// the 202.
+func (h *harness) startBatch(body string) {
+	h.t.Helper()
+	resp, data := h.postTo("/batch", body, true)
+	if resp.StatusCode != http.StatusAccepted {
+		h.t.Fatalf("POST /batch %s: status %d (%s), want 202", body, resp.StatusCode, data)
+	}
+}
+
+func intAttr(s sdktrace.ReadOnlySpan, key string) (int64, bool) {
+	for _, kv := range s.Attributes() {
+		if string(kv.Key) == key {
+			return kv.Value.AsInt64(), true
+		}
+	}
+	return 0, false
+}
+
+func childOf(s, parent sdktrace.ReadOnlySpan) bool {
+	return s.Parent().SpanID() == parent.SpanContext().SpanID() &&
+		s.SpanContext().TraceID() == parent.SpanContext().TraceID()
+}
+
+func TestBatchSingleOneTrace(t *testing.T) {
+	for _, async := range []bool{true, false} {
+		t.Run(map[bool]string{true: "async fixed", false: "async broken"}[async], func(t *testing.T) {
+			h := newHarness(t, Fixes{Async: async}, nil, 0, 0)
+			resp, data := h.postTo("/batch", `{"job": "b-1", "duration_ms": 100, "shape": "single", "step_ms": 20}`, true)
+			if resp.StatusCode != http.StatusAccepted || strings.TrimSpace(string(data)) != `{"job":"b-1","status":"started"}` {
+				t.Fatalf("POST /batch: %d %s", resp.StatusCode, data)
+			}
+			h.waitBatches()
+			server := h.span("POST /batch")
+			job := h.span("batch job")
+			if server.SpanKind() != trace.SpanKindServer || job.SpanKind() != trace.SpanKindInternal {
+				t.Fatalf("span kinds: %v", h.names())
+			}
+			if server.Parent().SpanID() != upstream.SpanID() || !hasAttr(server, "job.id", "b-1") {
+				t.Fatalf("SERVER span parent %v attributes %v", server.Parent(), server.Attributes())
+			}
+			if async && !childOf(job, server) {
+				t.Fatalf("batch job parent = %v, want SERVER %v", job.Parent(), server.SpanContext())
+			}
+			if !async && (job.Parent().IsValid() || job.SpanContext().TraceID() == server.SpanContext().TraceID()) {
+				t.Fatalf("broken mode: batch job parent = %v, want a root in a new trace", job.Parent())
+			}
+			if d, _ := intAttr(job, "batch.duration_ms"); d != 100 ||
+				!hasAttr(job, "job.id", "b-1") || !hasAttr(job, "batch.shape", "single") {
+				t.Fatalf("batch job attributes: %v", job.Attributes())
+			}
+			steps := h.spansNamed("batch step")
+			if len(steps) != 5 {
+				t.Fatalf("%d batch steps, want 5 (100 ms / 20 ms)", len(steps))
+			}
+			for i, s := range steps {
+				if !childOf(s, job) || s.SpanKind() != trace.SpanKindInternal {
+					t.Fatalf("step %d parent %v, want batch job %v", i, s.Parent(), job.SpanContext())
+				}
+				if n, ok := intAttr(s, "batch.step"); !ok || n != int64(i) {
+					t.Fatalf("step %d: batch.step = %d, %t", i, n, ok)
+				}
+				if s.Status().Code == codes.Error || s.EndTime().After(job.EndTime()) {
+					t.Fatalf("step %d: status %v, ends after the job", i, s.Status())
+				}
+			}
+			// One trace spans the whole job.
+			if d := job.EndTime().Sub(job.StartTime()); d < 100*time.Millisecond {
+				t.Fatalf("batch job lasted %v, want >= 100ms", d)
+			}
+			if job.Status().Code == codes.Error {
+				t.Fatalf("batch job status %v", job.Status())
+			}
+		})
+	}
+}
+
+func TestBatchLinkedChunksAreLinkedRoots(t *testing.T) {
+	for _, async := range []bool{true, false} {
+		t.Run(map[bool]string{true: "async fixed", false: "async broken"}[async], func(t *testing.T) {
+			h := newHarness(t, Fixes{Async: async}, nil, 0, 0)
+			h.startBatch(`{"job": "b-2", "duration_ms": 100, "shape": "linked", "step_ms": 20, "chunk_ms": 40}`)
+			h.waitBatches()
+			server := h.span("POST /batch")
+			job := h.span("batch job")
+			if async && !childOf(job, server) {
+				t.Fatalf("batch job parent = %v, want SERVER %v", job.Parent(), server.SpanContext())
+			}
+			if !async && job.Parent().IsValid() {
+				t.Fatalf("broken mode: batch job parent = %v, want a root", job.Parent())
+			}
+			if n, _ := intAttr(job, "batch.chunks"); n != 3 || !hasAttr(job, "batch.shape", "linked") || !hasAttr(job, "job.id", "b-2") {
+				t.Fatalf("batch job attributes: %v", job.Attributes())
+			}
+			chunks := h.spansNamed("batch chunk")
+			if len(chunks) != 3 {
+				t.Fatalf("%d batch chunks, want 3 (100 ms / 40 ms)", len(chunks))
+			}
+			// The job span only plans: it ends before the first chunk starts.
+			if job.EndTime().After(chunks[0].StartTime()) {
+				t.Fatal("batch job still open when the first chunk started")
+			}
+			traces := map[trace.TraceID]bool{job.SpanContext().TraceID(): true}
+			steps := h.spansNamed("batch step")
+			wantSteps := []int{2, 2, 1} // 40 ms, 40 ms, 20 ms of 20 ms steps
+			for i, c := range chunks {
+				if c.Parent().IsValid() || c.SpanKind() != trace.SpanKindInternal {
+					t.Fatalf("chunk %d: parent %v kind %v, want an INTERNAL root", i, c.Parent(), c.SpanKind())
+				}
+				if traces[c.SpanContext().TraceID()] {
+					t.Fatalf("chunk %d shares a trace with the job or another chunk", i)
+				}
+				traces[c.SpanContext().TraceID()] = true
+				if l := c.Links(); len(l) != 1 || !l[0].SpanContext.Equal(job.SpanContext()) {
+					t.Fatalf("chunk %d links %v, want one to batch job %v", i, l, job.SpanContext())
+				}
+				if n, ok := intAttr(c, "batch.chunk"); !ok || n != int64(i) || !hasAttr(c, "job.id", "b-2") {
+					t.Fatalf("chunk %d attributes: %v", i, c.Attributes())
+				}
+				var mine []sdktrace.ReadOnlySpan
+				for _, s := range steps {
+					if childOf(s, c) {
+						mine = append(mine, s)
+					}
+				}
+				if len(mine) != wantSteps[i] {
+					t.Fatalf("chunk %d has %d steps, want %d", i, len(mine), wantSteps[i])
+				}
+				for j, s := range mine {
+					if n, _ := intAttr(s, "batch.step"); n != int64(j) || s.EndTime().After(c.EndTime()) {
+						t.Fatalf("chunk %d step %d: batch.step %d, or ends after its chunk", i, j, n)
+					}
+				}
+				// Every trace fits in chunk_ms (with slack for a slow host).
+				if d := c.EndTime().Sub(c.StartTime()); d > 40*time.Millisecond+time.Second {
+					t.Fatalf("chunk %d lasted %v", i, d)
+				}
+			}
+			if len(steps) != 5 {
+				t.Fatalf("%d batch steps, want 5", len(steps))
+			}
+		})
+	}
+}
+
+func TestBatchDefaults(t *testing.T) {
+	d := int64(25_000)
+	b, err := batchBody{Job: "j", DurationMs: &d, Shape: "linked"}.validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.step != time.Second || b.chunk != 10*time.Second || b.duration != 25*time.Second {
+		t.Fatalf("defaults: %+v", b)
+	}
+}
+
+func TestBatchBadRequests(t *testing.T) {
+	h := newHarness(t, Fixes{}, nil, 0, 0)
+	cases := map[string]string{ // body -> a word the error must name
+		``:         "body must be JSON",
+		`not json`: "body must be JSON",
+		`{"duration_ms": 100, "shape": "single"}`:                                            `"job"`,
+		`{"job": "", "duration_ms": 100, "shape": "single"}`:                                 `"job"`,
+		`{"job": 7, "duration_ms": 100, "shape": "single"}`:                                  "body must be JSON",
+		`{"job": "` + strings.Repeat("x", 300) + `", "duration_ms": 100, "shape": "single"}`: `"job"`,
+		`{"job": "j", "shape": "single"}`:                                                    `"duration_ms"`,
+		`{"job": "j", "duration_ms": 0, "shape": "single"}`:                                  `"duration_ms"`,
+		`{"job": "j", "duration_ms": 600001, "shape": "single"}`:                             `"duration_ms"`,
+		`{"job": "j", "duration_ms": 1.5, "shape": "single"}`:                                "body must be JSON",
+		`{"job": "j", "duration_ms": "100", "shape": "single"}`:                              "body must be JSON",
+		`{"job": "j", "duration_ms": 100}`:                                                   `"shape"`,
+		`{"job": "j", "duration_ms": 100, "shape": "both"}`:                                  `"shape"`,
+		`{"job": "j", "duration_ms": 100, "shape": "single", "step_ms": 9}`:                  `"step_ms"`,
+		`{"job": "j", "duration_ms": 100, "shape": "single", "step_ms": 60001}`:              `"step_ms"`,
+		`{"job": "j", "duration_ms": 100, "shape": "linked", "chunk_ms": 9}`:                 `"chunk_ms"`,
+		`{"job": "j", "duration_ms": 100, "shape": "linked", "chunk_ms": 600001}`:            `"chunk_ms"`,
+		`{"job": "` + strings.Repeat("x", 5000) + `"}`:                                       "body must be JSON",
+	}
+	for body, want := range cases {
+		resp, data := h.postTo("/batch", body, false)
+		var reply struct{ Error string }
+		json.Unmarshal(data, &reply)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(reply.Error, want) {
+			t.Errorf("body %.60q: %d %s, want 400 naming %s", body, resp.StatusCode, data, want)
+		}
+	}
+	resp, err := h.srv.Client().Get(h.srv.URL + "/batch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /batch: status %d, want 405", resp.StatusCode)
+	}
+	h.drain()
+	if n := len(h.spansNamed("batch job")); n != 0 {
+		t.Errorf("bad requests started %d batch jobs", n)
+	}
+}
+
+func TestBatchBusyGives503(t *testing.T) {
+	h := newHarness(t, Fixes{Async: true}, nil, 0, 0)
+	long := `{"job": "long", "duration_ms": 600000, "shape": "single"}`
+	for i := 0; i < maxBatchJobs; i++ {
+		h.startBatch(long)
+	}
+	resp, data := h.postTo("/batch", long, false)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" ||
+		!strings.Contains(string(data), "already running") {
+		t.Fatalf("5th job: %d Retry-After=%q %s, want 503", resp.StatusCode, resp.Header.Get("Retry-After"), data)
+	}
+	// Batch jobs do not take the order pool.
+	if resp := h.post(`{"order": "o-1"}`, false); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("order while batch jobs run: %d", resp.StatusCode)
+	}
+	h.drain()
+	if n := len(h.prod.all()); n != 1 {
+		t.Fatalf("produced %d, want 1", n)
+	}
+	refused := 0
+	for _, s := range h.spansNamed("POST /batch") {
+		if s.Status().Code == codes.Error {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Fatalf("%d SERVER spans in error, want 1 (the refused job)", refused)
+	}
+}
+
+func TestDrainAbortsBatchJobs(t *testing.T) {
+	h := newHarness(t, Fixes{Async: true}, nil, 0, 0)
+	h.startBatch(`{"job": "s", "duration_ms": 600000, "shape": "single"}`)
+	h.startBatch(`{"job": "l", "duration_ms": 600000, "shape": "linked"}`)
+	// Wait until both jobs are inside a step.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := 0
+		for _, s := range h.sr.Started() {
+			if s.Name() == "batch step" {
+				n++
+			}
+		}
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("batch jobs never started a step")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := h.w.Drain(ctx); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("drain took %v", d)
+	}
+	if len(h.w.batchSlots) != 0 {
+		t.Fatal("batch goroutines still hold slots after Drain")
+	}
+	aborted := func(s sdktrace.ReadOnlySpan) bool {
+		return s.Status().Code == codes.Error && s.Status().Description == "aborted by shutdown"
+	}
+	// Every span that was opened has been ended: nothing left dangling.
+	if started, ended := len(h.sr.Started()), len(h.sr.Ended()); started != ended {
+		t.Fatalf("%d spans started, %d ended", started, ended)
+	}
+	for _, s := range h.spansNamed("batch job") {
+		single := hasAttr(s, "batch.shape", "single")
+		// The linked job span ended at planning time, before the abort.
+		if aborted(s) != single {
+			t.Errorf("batch job (single=%t) status %v", single, s.Status())
+		}
+	}
+	if c := h.spansNamed("batch chunk"); len(c) != 1 || !aborted(c[0]) {
+		t.Errorf("want one aborted batch chunk, got %d", len(c))
+	}
+	if s := h.spansNamed("batch step"); len(s) != 2 || !aborted(s[0]) || !aborted(s[1]) {
+		t.Errorf("want two aborted batch steps, got %d", len(s))
+	}
+	// After Drain, new batch jobs are refused.
+	rec := httptest.NewRecorder()
+	h.w.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/batch",
+		strings.NewReader(`{"job": "late", "duration_ms": 10, "shape": "single"}`)))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "shutting down") {
+		t.Fatalf("batch after drain: %d %s", rec.Code, rec.Body)
 	}
 }
