@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import math
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -55,8 +57,22 @@ PHASES = {
     "all-fixed": ("all", "every boundary fixed"),
     "tail-sampling": ("all", "all fixed, through the tail-sampling tier: one error and "
                              "one slow request among many normal ones"),
+    "long-traces": ("all", "all fixed, a batch job longer than the tail sampler's decision_wait, "
+                           "among steady normal traffic"),
 }
-DEFAULT_PHASES = ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed", "tail-sampling"]
+DEFAULT_PHASES = ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed", "tail-sampling",
+                  "long-traces"]
+# Phases that are not one of the per-boundary phases (their own runner and
+# report).
+SPECIAL_PHASES = ("tail-sampling", "long-traces")
+
+# The long-traces phase's three runs: (name, job shape, decision_wait covers
+# the job?, what it shows).
+LONG_VARIANTS = (
+    ("over-wait", "single", False, "the job is one trace, longer than decision_wait"),
+    ("raised-wait", "single", True, "the same job, decision_wait raised to cover it"),
+    ("sub-traces", "linked", False, "the job as span-linked sub-traces that each fit decision_wait"),
+)
 TAIL_INSTANCES = ("a", "b")
 
 BOUNDARIES = ("http", "async", "kafka")
@@ -93,6 +109,8 @@ PORT_DEFAULTS = {
     "DEMO_TAIL_B_GRPC_PORT": 24327,
     "DEMO_SAMPLED_TAP_A_GRPC_PORT": 24417,
     "DEMO_SAMPLED_TAP_B_GRPC_PORT": 24427,
+    "DEMO_TAIL_A_METRICS_PORT": 28888,
+    "DEMO_TAIL_B_METRICS_PORT": 28898,
     "DEMO_SAMPLED_TAP_A_ADMIN_PORT": 29417,
     "DEMO_SAMPLED_TAP_B_ADMIN_PORT": 29427,
     "DEMO_TAP_GRPC_PORT": 14417,
@@ -155,6 +173,7 @@ class Demo:
     env: dict
     procs: dict = field(default_factory=dict)
     kafka_started: bool = False
+    ready_from: dict = field(default_factory=dict)  # collector name -> log offset
 
     # -- helpers
     def port(self, key: str) -> int:
@@ -298,31 +317,60 @@ def start_infrastructure(d: Demo) -> None:
     # whose trace API shows exactly which traces that instance kept.
     log("starting two sampled taps, two tail-sampling collectors, then the fan-out collector")
     for i in TAIL_INSTANCES:
-        I = i.upper()
-        admin = f"127.0.0.1:{d.port(f'DEMO_SAMPLED_TAP_{I}_ADMIN_PORT')}"
-        d.start(f"propwatch-sampled-{i}", [
-            a.propwatch,
-            f"--otlp-grpc-address=127.0.0.1:{d.port(f'DEMO_SAMPLED_TAP_{I}_GRPC_PORT')}",
-            "--otlp-http-address=off", f"--admin-address={admin}",
-            "--entry-services=gateway", f"--trace-idle-timeout={a.trace_idle_timeout}s",
-            "--rebalance-window=0",
-        ])
-        wait_until(f"sampled tap {i} /healthz", healthy(f"http://{admin}/healthz"), 30, d,
-                   (f"propwatch-sampled-{i}",))
-    collectors = []
+        start_sampled_tap(d, i)
     for i in TAIL_INSTANCES:
-        I = i.upper()
-        collectors.append((f"collector-tier2{i}", "tier2", {
-            "DEMO_TAIL_GRPC_PORT": d.env[f"DEMO_TAIL_{I}_GRPC_PORT"],
-            "DEMO_SAMPLED_TAP_GRPC_PORT": d.env[f"DEMO_SAMPLED_TAP_{I}_GRPC_PORT"]}))
-    collectors.append(("collector-tier1", "tier1", {}))
-    for name, config, env in collectors:
-        d.start(name, [a.otelcol, f"--config={DEMO / 'collector' / (config + '.yaml')}"], env)
+        start_tier2(d, i, wait_ready=False)
+    start_collector(d, "collector-tier1", "tier1", {}, wait_ready=False)
+    for name in [f"collector-tier2{i}" for i in TAIL_INSTANCES] + ["collector-tier1"]:
+        wait_collector_ready(d, name)
+
+
+def start_sampled_tap(d: Demo, i: str) -> None:
+    a = d.args
+    I = i.upper()
+    admin = sampled_admin(d, i)
+    d.start(f"propwatch-sampled-{i}", [
+        a.propwatch,
+        f"--otlp-grpc-address=127.0.0.1:{d.port(f'DEMO_SAMPLED_TAP_{I}_GRPC_PORT')}",
+        "--otlp-http-address=off", f"--admin-address={admin}",
+        "--entry-services=gateway", f"--trace-idle-timeout={a.trace_idle_timeout}s",
+        "--rebalance-window=0",
+    ])
+    wait_until(f"sampled tap {i} /healthz", healthy(f"http://{admin}/healthz"), 30, d,
+               (f"propwatch-sampled-{i}",))
+
+
+def sampled_admin(d: Demo, i: str) -> str:
+    return f"127.0.0.1:{d.port(f'DEMO_SAMPLED_TAP_{i.upper()}_ADMIN_PORT')}"
+
+
+def start_tier2(d: Demo, i: str, extra_env: dict | None = None, wait_ready: bool = True) -> None:
+    """Tail-sampling instance i; extra_env overrides tier2.yaml's settings
+    (DEMO_TAIL_DECISION_WAIT, DEMO_TAIL_NUM_TRACES, ...)."""
+    I = i.upper()
+    env = {"DEMO_TAIL_GRPC_PORT": d.env[f"DEMO_TAIL_{I}_GRPC_PORT"],
+           "DEMO_SAMPLED_TAP_GRPC_PORT": d.env[f"DEMO_SAMPLED_TAP_{I}_GRPC_PORT"],
+           "DEMO_TAIL_METRICS_PORT": d.env[f"DEMO_TAIL_{I}_METRICS_PORT"]}
+    env.update(extra_env or {})
+    start_collector(d, f"collector-tier2{i}", "tier2", env, wait_ready)
+
+
+def start_collector(d: Demo, name: str, config: str, env: dict, wait_ready: bool) -> None:
+    log_path = d.work / "logs" / f"{name}.log"
+    # The log is appended to across restarts: look for readiness past its end.
+    d.ready_from[name] = log_path.stat().st_size if log_path.exists() else 0
+    d.start(name, [d.args.otelcol, f"--config={DEMO / 'collector' / (config + '.yaml')}"], env)
+    if wait_ready:
+        wait_collector_ready(d, name)
+
+
+def wait_collector_ready(d: Demo, name: str) -> None:
     # The collector logs "Everything is ready" once its pipelines run.
-    for name, _, _ in collectors:
-        wait_until(f"{name} ready",
-                   lambda n=name: "Everything is ready" in d.procs[n].log_path.read_text(errors="replace"),
-                   60, d, (name,))
+    def ready() -> bool:
+        with open(d.procs[name].log_path, "rb") as f:
+            f.seek(d.ready_from.get(name, 0))
+            return b"Everything is ready" in f.read()
+    wait_until(f"{name} ready", ready, 60, d, (name,))
 
 
 def start_services(d: Demo, fixes_value: str) -> None:
@@ -427,7 +475,7 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
     fixes_value, meaning = PHASES["tail-sampling"]
     log(f"phase tail-sampling: {meaning}")
     start_services(d, fixes_value)
-    admins = {i: f"127.0.0.1:{d.port(f'DEMO_SAMPLED_TAP_{i.upper()}_ADMIN_PORT')}" for i in TAIL_INSTANCES}
+    admins = {i: sampled_admin(d, i) for i in TAIL_INSTANCES}
 
     def sampled_span_total():
         return sum(metric_sum(parse_metrics(http_get(f"http://{adm}/metrics")[1]), "propwatch_spans_total")
@@ -503,7 +551,8 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
     sampler = json.loads(check.stdout)
     kept_normal = sum(1 for f in normal_found if f)
     tier2 = (DEMO / "collector" / "tier2.yaml").read_text()
-    num_traces = re.search(r"^\s*num_traces:\s*(\d+)", tier2, re.M)
+    # "num_traces: ${env:DEMO_TAIL_NUM_TRACES:-10000}": the default applies here.
+    num_traces = re.search(r"^\s*num_traces:\s*(?:\$\{env:\w+:-)?(\d+)", tier2, re.M)
     threshold = float(re.search(r"^\s*threshold_ms:\s*(\d+)", tier2, re.M).group(1))
     # A normal request can be slow on its own (a stall under load): the
     # latency policy must keep those. The 1% policy is judged on the fast
@@ -536,6 +585,300 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
     r = results["tail-sampling"]
     log(f"  kept: error {error_found or 'NO'}, slow {slow_found or 'NO'}, "
         f"{kept_normal}/{n} normal ({100 * r['normal_kept_fraction']:.1f}%), per instance {per_instance}")
+
+
+# --- the long-traces phase ---------------------------------------------------
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of a process, from /proc (MiB)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise DemoError(f"no VmRSS in /proc/{pid}/status")
+
+
+def otel_sum(samples, name: str, **want: str) -> float:
+    """A collector metric: counters carry a _total suffix on /metrics."""
+    return metric_sum(samples, name, **want) + metric_sum(samples, name + "_total", **want)
+
+
+def tier2_state(d: Demo, i: str) -> dict:
+    """One tail-sampling instance: RSS, traces in its ring (num_traces
+    bound), and traces still awaiting their decision (new trace ids minus
+    decisions made, both from its own metrics)."""
+    port = d.port(f"DEMO_TAIL_{i.upper()}_METRICS_PORT")
+    status, body = http_get(f"http://127.0.0.1:{port}/metrics")
+    if status != 200:
+        raise DemoError(f"collector-tier2{i} /metrics answered {status}")
+    m = parse_metrics(body)
+    prefix = "otelcol_processor_tail_sampling_"
+    received = otel_sum(m, prefix + "new_trace_id_received")
+    decided = otel_sum(m, prefix + "global_count_traces_sampled")
+    return {
+        "rss_mib": rss_mib(d.procs[f"collector-tier2{i}"].popen.pid),
+        "traces_in_ring": otel_sum(m, prefix + "sampling_traces_on_memory"),
+        "traces_awaiting_decision": received - decided,
+        "trace_ids_received": received,
+    }
+
+
+def job_worker_spans(shape: str, job_ms: int, step_ms: int, chunk_ms: int) -> int:
+    """The worker's spans for one /batch request (demo/services/worker):
+    SERVER + "batch job" + the steps, plus one "batch chunk" per chunk when
+    linked (each chunk's steps cover its share of the time)."""
+    if shape == "single":
+        return 2 + math.ceil(job_ms / step_ms)
+    chunks = [min(chunk_ms, job_ms - k) for k in range(0, job_ms, chunk_ms)]
+    return 2 + len(chunks) + sum(math.ceil(c / step_ms) for c in chunks)
+
+
+class Sampler:
+    """Calls `probe()` every `interval` seconds on a thread; keeps
+    (seconds since start, result) pairs. Errors stop it and are raised by
+    stop()."""
+
+    def __init__(self, probe, interval: float = 1.0):
+        self.probe, self.interval = probe, interval
+        self.samples: list = []
+        self.error: Exception | None = None
+        self._stop = threading.Event()
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.monotonic() - self._t0, self.probe()))
+            except Exception as e:  # noqa: BLE001 (reported by stop())
+                self.error = e
+                return
+            self._stop.wait(self.interval)
+
+    def stop(self) -> list:
+        self._stop.set()
+        self._thread.join()
+        if self.error is not None:
+            raise DemoError(f"sampling failed: {self.error}")
+        return self.samples
+
+
+def sleep_watching(d: Demo, seconds: float, alive: tuple[str, ...]) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for name in alive:
+            d.check_alive(name)
+        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+
+def run_long_traces(d: Demo, results: dict) -> None:
+    """Three runs, each with fresh tail-sampling instances and sampled taps
+    (their counters and stores then hold that run alone), all fixed, normal
+    requests at --long-rate throughout, and one batch job (gateway GET
+    /batch -> worker) of --long-job-ms:
+      over-wait:   the job is one trace; decision_wait --long-decision-wait;
+      raised-wait: the same, decision_wait raised to cover the job;
+      sub-traces:  the job as span-linked chunks of --long-chunk-ms.
+    num_traces is sized to the traffic as an operator would: each instance's
+    share of new traces per second x decision_wait, plus a third."""
+    a = d.args
+    fixes_value, meaning = PHASES["long-traces"]
+    log(f"phase long-traces: {meaning}")
+    raised_wait = 5 * math.ceil((a.long_job_ms / 1000 + 15) / 5)
+    r = results["long-traces"] = {
+        "fixes": sorted(parse_fixes(fixes_value)), "meaning": meaning,
+        "job_ms": a.long_job_ms, "step_ms": a.long_step_ms, "chunk_ms": a.long_chunk_ms,
+        "rate_per_s": a.long_rate, "variants": {},
+    }
+    for name, shape, covers, what in LONG_VARIANTS:
+        wait_s = raised_wait if covers else a.long_decision_wait
+        r["variants"][name] = run_long_variant(d, name, shape, wait_s, what)
+    results["_last_phase_end"] = time.monotonic()
+
+
+def run_long_variant(d: Demo, name: str, shape: str, wait_s: int, what: str) -> dict:
+    a = d.args
+    per_instance = a.long_rate / len(TAIL_INSTANCES)
+    num_traces = math.ceil(per_instance * wait_s * 4 / 3)
+    log(f"  {name}: {what} (decision_wait {wait_s}s, num_traces {num_traces} per instance)")
+    for i in TAIL_INSTANCES:
+        d.stop(f"collector-tier2{i}")
+        d.stop(f"propwatch-sampled-{i}")
+    for i in TAIL_INSTANCES:
+        start_sampled_tap(d, i)
+    for i in TAIL_INSTANCES:
+        start_tier2(d, i, {"DEMO_TAIL_DECISION_WAIT": f"{wait_s}s",
+                           "DEMO_TAIL_NUM_TRACES": str(num_traces),
+                           "DEMO_TAIL_EXPECTED_TRACES_PER_SEC": str(math.ceil(per_instance))},
+                    wait_ready=False)
+    for i in TAIL_INSTANCES:
+        wait_collector_ready(d, f"collector-tier2{i}")
+    start_services(d, PHASES["long-traces"][0])
+    samplers = tuple(f"collector-tier2{i}" for i in TAIL_INSTANCES)
+    watched = SERVICES + samplers + ("propwatch",)
+    admins = {i: sampled_admin(d, i) for i in TAIL_INSTANCES}
+
+    before = read_metrics(d)
+    memory = Sampler(lambda: {i: tier2_state(d, i) for i in TAIL_INSTANCES})
+    # Normal traffic through the warm-up and the whole job. The warm-up
+    # lasts until the samplers' num_traces rings are full (decided traces
+    # stay in them until pushed out) and 15 s more, so the memory measured
+    # during the job is the steady state.
+    warmup = math.ceil(num_traces / per_instance) + 15
+    n_bg = math.ceil(a.long_rate * (warmup + a.long_job_ms / 1000))
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    background = pool.submit(drive, d, f"long-{name}", n_bg, a.long_rate)
+    try:
+        sleep_watching(d, warmup, watched)
+        if background.done():
+            background.result()  # raises what failed
+        t_job = time.monotonic()
+        query = (f"job=long-{name}&duration_ms={a.long_job_ms}&shape={shape}"
+                 f"&step_ms={a.long_step_ms}&chunk_ms={a.long_chunk_ms}")
+        status, body = http_get(f"http://127.0.0.1:{d.port('DEMO_GATEWAY_PORT')}/batch?{query}",
+                                timeout=15)
+        if status != 200:
+            raise DemoError(f"the batch job was refused: gateway answered {status}: {body[:200]}")
+        job_trace = json.loads(body)["trace_id"]
+
+        def held() -> dict:
+            """Spans of the job's (request) trace each tap holds."""
+            out = {}
+            for tap, adm in [("pre", d.admin())] + list(admins.items()):
+                code, text = http_get(f"http://{adm}/api/v1/traces/{job_trace}")
+                out[tap] = json.loads(text)["spanCount"] if code == 200 else 0
+            return out
+        timeline = Sampler(held)
+        bg_ids = background.result()
+        t_job_end = t_job + a.long_job_ms / 1000
+        sleep_watching(d, max(0.0, t_job_end - time.monotonic()) + 1, watched)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    job_end_memory = {i: tier2_state(d, i) for i in TAIL_INSTANCES}
+
+    job_spans = job_worker_spans(shape, a.long_job_ms, a.long_step_ms, a.long_chunk_ms)
+    per_request = expected_spans(parse_fixes(PHASES["long-traces"][0]))
+    want = {s: c * len(bg_ids) for s, c in per_request.items()}
+    want["gateway"] += 2  # GET /batch: SERVER + CLIENT
+    want["worker"] += job_spans
+    wait_for_spans(d, before, want)
+    # Every span left the services by the job's end; a sampler decides at
+    # most decision_wait after a trace id's first span reaches it (a part
+    # decided anew included). Then the sampled taps must go quiet and
+    # finalize.
+    sleep_watching(d, max(0.0, t_job_end + wait_s + 5 - time.monotonic()), watched)
+
+    def sampled_quiet() -> bool:
+        now = [parse_metrics(http_get(f"http://{adm}/metrics")[1]) for adm in admins.values()]
+        total = sum(metric_sum(m, "propwatch_spans_total") for m in now)
+        live = sum(metric_sum(m, "propwatch_traces_tracked", state="live") for m in now)
+        quiet = live == 0 and total == sampled_quiet.last
+        sampled_quiet.last = total
+        return quiet
+    sampled_quiet.last = -1.0
+    wait_until("the sampled taps to go quiet", sampled_quiet, 60, d, samplers)
+    path = timeline.stop()
+    mem = memory.stop()
+    stop_services(d)
+
+    delta = diff(read_metrics(d), before)
+    sampled = {i: parse_metrics(http_get(f"http://{adm}/metrics")[1]) for i, adm in admins.items()}
+    check = subprocess.run([a.propwatch, "sampler-check", f"--pre={d.admin()}",
+                            f"--post={','.join(admins.values())}", "--json"],
+                           capture_output=True, text=True, timeout=60)
+    if check.returncode not in (0, 1):
+        raise DemoError(f"propwatch sampler-check exit {check.returncode}: {check.stdout}{check.stderr}")
+    sampler_check = json.loads(check.stdout)
+    code, text = http_get(f"http://{d.admin()}/api/v1/traces/{job_trace}")
+    if code != 200:
+        raise DemoError(f"propwatch trace API answered {code} for the job's trace {job_trace}")
+    pre_job = json.loads(text)
+
+    def sampled_sum(metric: str, **labels: str) -> int:
+        return int(sum(metric_sum(m, metric, **labels) for m in sampled.values()))
+
+    # Memory: the sampler's steady state while the job ran (after a
+    # decision_wait of warm-up), both instances added up.
+    job_t0, job_t1 = t_job - memory._t0, t_job_end - memory._t0
+    during = [v for t, v in mem if job_t0 <= t <= job_t1]
+    at_start = next((v for t, v in mem if t >= job_t0), None)
+    if not during or at_start is None:
+        raise DemoError("no memory sample while the job ran")
+
+    def total(sample: dict, key: str) -> float:
+        return sum(sample[i][key] for i in TAIL_INSTANCES)
+
+    def median(xs: list[float]) -> float:
+        xs = sorted(xs)
+        return xs[len(xs) // 2]
+
+    # How the job's trace reached the sampled taps: (seconds after the job
+    # started, spans held by both) at each change.
+    since_job = timeline._t0 - t_job
+    arrivals, last = [], None
+    for t, v in path:
+        post = sum(v[i] for i in TAIL_INSTANCES)
+        if post != last:
+            arrivals.append((round(t + since_job, 1), post))
+            last = post
+    first_seen = {i: next((round(t + since_job, 1) for t, v in path if v[i] > 0), None)
+                  for i in TAIL_INSTANCES}
+    result = {
+        "meaning": what,
+        "shape": shape,
+        "decision_wait_s": wait_s,
+        "num_traces_per_instance": num_traces,
+        "normal_requests": len(bg_ids),
+        "job_trace_id": job_trace,
+        "job_worker_spans": job_spans,
+        "pre": {
+            "job_trace_spans": pre_job["spanCount"],
+            "job_trace_unresolved_parents": pre_job["unresolvedParents"],
+            "job_trace_duration_ms": pre_job["durationMs"],
+            "worker_broken_parents": int(metric_sum(delta, "propwatch_broken_parent_spans_total", service_name="worker")),
+            "worker_orphans": int(metric_sum(delta, "propwatch_orphan_spans_total", service_name="worker")),
+            "worker_linked_roots": int(metric_sum(delta, "propwatch_linked_root_spans_total", service_name="worker")),
+            "broken_parents": int(metric_sum(delta, "propwatch_broken_parent_spans_total")),
+            "orphans": int(metric_sum(delta, "propwatch_orphan_spans_total")),
+        },
+        "post": {
+            "spans": sampled_sum("propwatch_spans_total"),
+            "broken_parents": sampled_sum("propwatch_broken_parent_spans_total"),
+            "worker_broken_parents": sampled_sum("propwatch_broken_parent_spans_total", service_name="worker"),
+            "late_spans": sampled_sum("propwatch_late_spans_total"),
+            "worker_linked_roots": sampled_sum("propwatch_linked_root_spans_total", service_name="worker"),
+            "orphans": sampled_sum("propwatch_orphan_spans_total"),
+            "job_trace_first_seen_s": first_seen,
+            "job_trace_arrivals": arrivals,
+            "job_trace_spans_at_end": path[-1][1] if path else {},
+        },
+        "sampler_check": {k: sampler_check[k] for k in ("kept", "whole", "notInPre", "truncated", "passed")},
+        "sampler_check_not_whole": len(sampler_check["missingSpans"]) + len(sampler_check["moreAfterThanBefore"]),
+        "memory": {
+            "rss_mib_at_job_start": round(total(at_start, "rss_mib"), 1),
+            "rss_mib_median_during_job": round(median([total(v, "rss_mib") for v in during]), 1),
+            "rss_mib_max_during_job": round(max(total(v, "rss_mib") for v in during), 1),
+            "rss_mib_at_job_end": round(total(job_end_memory, "rss_mib"), 1),
+            "traces_awaiting_decision_median": median([total(v, "traces_awaiting_decision") for v in during]),
+            "traces_in_ring_median": median([total(v, "traces_in_ring") for v in during]),
+            "samples_during_job": len(during),
+        },
+        # (seconds after the job started, RSS MiB, awaiting decision, in
+        # the ring), both instances added up.
+        "memory_series": [(round(t + memory._t0 - t_job, 1), round(total(v, "rss_mib"), 1),
+                           total(v, "traces_awaiting_decision"), total(v, "traces_in_ring"))
+                          for t, v in mem],
+    }
+    log(f"    pre-sampling tap: job trace {pre_job['spanCount']} spans, "
+        f"{pre_job['unresolvedParents']} unresolved; worker broken parents "
+        f"{result['pre']['worker_broken_parents']}, linked roots {result['pre']['worker_linked_roots']}")
+    log(f"    sampled taps: broken parents {result['post']['broken_parents']}, late spans "
+        f"{result['post']['late_spans']}; job trace arrivals {arrivals}")
+    log(f"    samplers: RSS {result['memory']['rss_mib_at_job_start']} -> "
+        f"{result['memory']['rss_mib_at_job_end']} MiB (median {result['memory']['rss_mib_median_during_job']}), "
+        f"awaiting decision {result['memory']['traces_awaiting_decision_median']:.0f}")
+    return result
 
 
 def run_phase(d: Demo, phase: str, results: dict) -> None:
@@ -657,10 +1000,16 @@ def write_results(out: Path, results: dict, all_phases: list[str], meta: dict) -
     data = {"meta": meta, "phases": {p: results[p] for p in all_phases}}
     if "tail-sampling" in all_phases:
         write_tail_results(out, results["tail-sampling"], meta)
-    phases = [p for p in all_phases if p != "tail-sampling"]
+    if "long-traces" in all_phases:
+        write_long_results(out, results["long-traces"], meta)
+    phases = [p for p in all_phases if p not in SPECIAL_PHASES]
     # Bulky fields go to their own files.
     for p in all_phases:
         data["phases"][p] = {k: v for k, v in results[p].items() if k not in ("span_dump",)}
+    if "long-traces" in all_phases:
+        lt = data["phases"]["long-traces"] = dict(results["long-traces"])
+        lt["variants"] = {n: {k: v for k, v in x.items() if k != "memory_series"}
+                          for n, x in lt["variants"].items()}
     (out / "results.json").write_text(json.dumps(data, indent=2) + "\n")
 
     kinds = sorted({k for p in phases for s in SERVICES
@@ -761,6 +1110,83 @@ def write_tail_results(out: Path, r: dict, meta: dict) -> None:
     (out / "tail_sampling.md").write_text("\n".join(lines) + "\n")
 
 
+def write_long_results(out: Path, r: dict, meta: dict) -> None:
+    v = r["variants"]
+    names = [name for name, *_ in LONG_VARIANTS]
+
+    def row(what: str, f) -> str:
+        return f"| {what} | " + " | ".join(str(f(v[n])) for n in names) + " |"
+
+    def arrivals(x: dict) -> str:
+        """Deliveries a second or two apart are one run: "33 spans at 31.1 s, then
+        34 → 43 one delivery a second to 41.2 s"."""
+        seq = [(t, n) for t, n in x["post"]["job_trace_arrivals"] if n]
+        if x["shape"] != "single":
+            return "(short; its sub-traces are counted as linked roots)"
+        parts, k = [], 0
+        while k < len(seq):
+            j = k
+            while j + 1 < len(seq) and seq[j + 1][0] - seq[j][0] <= 2.5:
+                j += 1
+            if j - k >= 2:
+                parts.append(f"{seq[k][1]} spans at {seq[k][0]:g} s, then {seq[k + 1][1]} → {seq[j][1]} "
+                             f"one delivery a second to {seq[j][0]:g} s")
+            else:
+                parts += [f"{n} spans at {t:g} s" for t, n in seq[k:j + 1]]
+            k = j + 1
+        return "; ".join(parts) or "none"
+
+    lines = [
+        "# Demo results: traces longer than the tail sampler's decision_wait",
+        "",
+        f"All boundaries fixed. In each run one batch job of {r['job_ms'] / 1000:g} s (gateway `GET /batch` → "
+        f"worker, one span per {r['step_ms']} ms step) runs among normal requests at {r['rate_per_s']:g}/s, "
+        f"through tier 1's `load_balancing` exporter to two tail-sampling instances "
+        f"(`demo/collector/tier2.yaml`: keep errors, keep traces over 500 ms, keep 1 % of the rest), "
+        f"each with a propwatch behind it (the post-sampling taps). Each run starts fresh samplers and "
+        f"post-sampling taps, with `num_traces` sized to the traffic as an operator would: each instance's "
+        f"share of new traces per second × `decision_wait` × 4/3. The pre-sampling tap (tier 1, before any "
+        f"sampling) sees every span. Generated by `{meta['command']}` on {meta['date']} ({meta['machine']}).",
+        "",
+        "| | " + " | ".join(f"{n}: {v[n]['meaning']}" for n in names) + " |",
+        "|---|" + "---|" * len(names),
+        row("job shape", lambda x: "one trace" if x["shape"] == "single"
+            else f"linked sub-traces of {r['chunk_ms'] / 1000:g} s"),
+        row("`decision_wait`", lambda x: f"{x['decision_wait_s']} s"),
+        row("`num_traces` per instance", lambda x: x["num_traces_per_instance"]),
+        row("normal requests during the run", lambda x: x["normal_requests"]),
+        row("**pre-sampling tap**: the job's request trace (spans, unresolved parents)",
+            lambda x: f"{x['pre']['job_trace_spans']}, {x['pre']['job_trace_unresolved_parents']}"),
+        row("pre-sampling tap: worker broken parents / orphans / linked roots",
+            lambda x: f"{x['pre']['worker_broken_parents']} / {x['pre']['worker_orphans']} / "
+                      f"{x['pre']['worker_linked_roots']}"),
+        row("**post-sampling taps**: broken parents (all services)", lambda x: x["post"]["broken_parents"]),
+        row("post-sampling taps: late spans (arrived after the trace was judged)",
+            lambda x: x["post"]["late_spans"]),
+        row("post-sampling taps: worker linked roots (sub-traces kept)", lambda x: x["post"]["worker_linked_roots"]),
+        row("post-sampling taps: the job's request trace arriving (s after the job started)", arrivals),
+        row("`propwatch sampler-check`: kept traces, whole, not whole",
+            lambda x: f"{x['sampler_check']['kept']}, {x['sampler_check']['whole']}, {x['sampler_check_not_whole']}"),
+        row("**samplers** (both): traces awaiting a decision, median during the job",
+            lambda x: f"{x['memory']['traces_awaiting_decision_median']:.0f}"),
+        row("samplers: traces in the `num_traces` ring, median during the job",
+            lambda x: f"{x['memory']['traces_in_ring_median']:.0f}"),
+        row("samplers: RSS MiB at the job's start → end (median, max during it)",
+            lambda x: f"{x['memory']['rss_mib_at_job_start']} → {x['memory']['rss_mib_at_job_end']} "
+                      f"({x['memory']['rss_mib_median_during_job']}, {x['memory']['rss_mib_max_during_job']})"),
+        "",
+        "How to read it: see [docs/deploy.md](../deploy.md#long-running-traces-and-tail-sampling). "
+        "Counts are counter increases over each run (the pre-sampling tap) or totals of the fresh "
+        "post-sampling taps; memory is sampled every second from `/proc` and the samplers' own metrics "
+        "(`otelcol_processor_tail_sampling_*`); every sample is in `long_traces_memory.csv`.",
+    ]
+    (out / "long_traces.md").write_text("\n".join(lines) + "\n")
+    series = ["variant,seconds_after_job_start,rss_mib,traces_awaiting_decision,traces_in_ring"]
+    series += [f"{n},{t},{rss},{aw:.0f},{ring:.0f}"
+               for n in names for t, rss, aw, ring in v[n]["memory_series"]]
+    (out / "long_traces_memory.csv").write_text("\n".join(series) + "\n")
+
+
 # --- main ------------------------------------------------------------------
 
 def main() -> int:
@@ -789,6 +1215,15 @@ def main() -> int:
                     help="requests per second in the tail-sampling phase")
     ap.add_argument("--slow-ms", type=int, default=800,
                     help="delay of the slow request (tier2.yaml keeps traces over 500 ms)")
+    ap.add_argument("--long-job-ms", type=int, default=45000,
+                    help="the long-traces phase's batch job duration")
+    ap.add_argument("--long-step-ms", type=int, default=1000, help="one span per step of the job")
+    ap.add_argument("--long-chunk-ms", type=int, default=10000,
+                    help="sub-trace length when the job is split into linked sub-traces")
+    ap.add_argument("--long-decision-wait", type=int, default=30,
+                    help="the tail sampler's decision_wait (s) the job outlasts (the processor's default)")
+    ap.add_argument("--long-rate", type=float, default=40,
+                    help="normal requests per second during the long-traces phase")
     ap.add_argument("--keep-work", action="store_true", help="keep logs even on success")
     ap.add_argument("--command", default="scripts/demo.sh", help="recorded in the results")
     a = ap.parse_args()
@@ -806,6 +1241,10 @@ def main() -> int:
                  "give a partial run its own --out")
     if a.requests < 1 or a.concurrency < 1:
         ap.error("--requests and --concurrency must be >= 1")
+    if not (a.long_chunk_ms < a.long_decision_wait * 1000 < a.long_job_ms) or a.long_step_ms < 10 \
+            or a.long_rate <= 0:
+        ap.error("the long-traces phase needs --long-chunk-ms < --long-decision-wait (in ms) < "
+                 "--long-job-ms, --long-step-ms >= 10 and --long-rate > 0")
     if a.tail_requests < 100 or a.tail_rate <= 0:
         ap.error("--tail-requests must be >= 100 (the 1% policy needs a sample) and --tail-rate > 0")
 
@@ -834,6 +1273,8 @@ def main() -> int:
         for p in phases:
             if p == "tail-sampling":
                 run_tail_sampling(d, results)
+            elif p == "long-traces":
+                run_long_traces(d, results)
             else:
                 run_phase(d, p, results)
         meta = {
