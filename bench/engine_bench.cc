@@ -202,10 +202,14 @@ struct Steady {
   std::unique_ptr<Engine> engine;
 
   // `headroom`: max_traces slack, as a fraction, for sharded engines.
-  Steady(int64_t live_traces, Duration retention, uint32_t shards, double headroom = 0.05)
+  // `orphaned`: no entry-point service, so every trace's root is an orphan
+  // (one finding per trace, all in one example series).
+  Steady(int64_t live_traces, Duration retention, uint32_t shards, double headroom = 0.05,
+         bool orphaned = false, uint32_t examples_per_finding = 5)
       : live(live_traces), dt(kIdleTimeout * kTracesPerBatch / live_traces) {
     EngineOptions options;
-    options.entry_point_services = {"gateway"};
+    if (!orphaned) options.entry_point_services = {"gateway"};
+    options.examples_per_finding = examples_per_finding;
     options.trace_idle_timeout = kIdleTimeout;
     options.late_span_retention = retention;
     // Live plus retained, plus the batch that is in flight before Advance().
@@ -284,6 +288,31 @@ void RunIngest(benchmark::State& state, int64_t live, Duration retention) {
   state.SetItemsProcessed(state.iterations() * kSpansPerBatch);
   Report(state, *steady.engine, live, /*expect_clean=*/true);
 }
+
+// Every root an orphan (no entry-point service), with finding examples kept
+// (range(0) = examples_per_finding, 5 is the default) or off (0): what
+// keeping an example per finding costs, compared in the same run.
+void BM_IngestOrphaned(benchmark::State& state) {
+  const auto& timed = Batches(kTimedStream, kTimedBatches);
+  Steady steady(100'000, std::chrono::seconds(0), /*shards=*/1, 0.05, /*orphaned=*/true,
+                static_cast<uint32_t>(state.range(0)));
+  TimedIngest(state, steady, timed);
+  state.SetItemsProcessed(state.iterations() * kSpansPerBatch);
+  Report(state, *steady.engine, 100'000, /*expect_clean=*/false);
+  const Snapshot snap = steady.engine->Collect();
+  const ServiceSnapshot* gateway = snap.Find("gateway");
+  if (gateway == nullptr || gateway->total.orphan_spans() == 0) {
+    state.SkipWithError("the orphaned workload produced no orphans");
+  } else if ((state.range(0) > 0) != (snap.stats.example_series > 0)) {
+    state.SkipWithError("examples kept when off, or none kept when on");
+  }
+}
+BENCHMARK(BM_IngestOrphaned)
+    ->ArgNames({"examples"})
+    ->Arg(0)
+    ->Arg(5)
+    ->Iterations(kTimedBatches)
+    ->Unit(benchmark::kMillisecond);
 
 // One thread, one shard: spans/s per core with range(0) live traces.
 // range(1): late_span_retention in seconds (0: finalized traces are dropped at

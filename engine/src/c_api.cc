@@ -376,6 +376,8 @@ propwatch_status propwatch_snapshot_stat(const propwatch_snapshot* snapshot, pro
       break;
     case PROPWATCH_STAT_TRACES_UNJUDGED_REBALANCE: *value = s.traces_unjudged_rebalance; break;
     case PROPWATCH_STAT_REBALANCES: *value = s.rebalances; break;
+    case PROPWATCH_STAT_EXAMPLE_SERIES: *value = s.example_series; break;
+    case PROPWATCH_STAT_EXAMPLE_SERIES_OVERFLOW: *value = s.example_series_overflow; break;
     default: return PROPWATCH_INVALID_ARGUMENT;
   }
   return PROPWATCH_OK;

@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <bit>
+#include <cstring>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -108,6 +109,9 @@ class EngineImpl {
     for (uint32_t i = 0; i < count; ++i) {
       // Exact shares: they sum to max_traces, and each is >= 1 (count <= max_traces).
       limits.max_traces = options.max_traces / count + (i < options.max_traces % count ? 1 : 0);
+      limits.examples_per_series = options.examples_per_finding;
+      limits.example_series =
+          options.max_example_series / count + (i < options.max_example_series % count ? 1 : 0);
       shards_.push_back(std::make_unique<Shard>(limits));
     }
     // Creation is the first rebalance: the load balancer may still be
@@ -312,8 +316,64 @@ class EngineImpl {
     stats.rebalances = rebalances_.load();
     stats.spans_overflow_service = spans_overflow_service_.load();
     stats.outbound_overflow_destination = outbound_overflow_destination_.load();
+    stats.example_series_overflow = shard_stats.example_overflow;
     snap.stats = stats;
     return snap;
+  }
+
+  std::vector<FindingExample> RecentExamples(std::string_view service) {
+    AdvanceTo(Now());  // findings due at finalization are recorded first
+    std::vector<std::string> names;
+    std::vector<bool> unused_flags;
+    services_.Copy(&names, &unused_flags);
+    struct Kept {
+      uint32_t key;  // service << 16 | finding << 8 | kind
+      ExampleBook::Entry entry;
+    };
+    std::vector<Kept> kept;
+    for (auto& shard : shards_) {
+      MutexLock lock(&shard->mu);
+      shard->examples().ForEach(
+          [&](uint16_t id, Finding finding, SpanKind kind, const ExampleBook::Entry& e) {
+            if (!service.empty() && (id >= names.size() || names[id] != service)) return;
+            kept.push_back(Kept{static_cast<uint32_t>(id) << 16 |
+                                    static_cast<uint32_t>(finding) << 8 |
+                                    static_cast<uint32_t>(kind),
+                                e});
+          });
+    }
+    auto name_of = [&](uint32_t key) -> std::string_view {
+      const uint32_t id = key >> 16;
+      return id < names.size() ? std::string_view(names[id]) : kOverflowService;
+    };
+    // Series by name, then newest first; the trace id breaks ties so the
+    // order never depends on stripe layout.
+    std::sort(kept.begin(), kept.end(), [&](const Kept& a, const Kept& b) {
+      if (a.key != b.key) {
+        const std::string_view na = name_of(a.key), nb = name_of(b.key);
+        if (na != nb) return na < nb;
+        return (a.key & 0xffff) < (b.key & 0xffff);
+      }
+      if (a.entry.seen_ns != b.entry.seen_ns) return a.entry.seen_ns > b.entry.seen_ns;
+      if (a.entry.trace_id.bytes != b.entry.trace_id.bytes)
+        return a.entry.trace_id.bytes < b.entry.trace_id.bytes;
+      return a.entry.span_id < b.entry.span_id;
+    });
+    std::vector<FindingExample> out;
+    uint32_t run_key = 0, run_length = 0;
+    for (const Kept& k : kept) {
+      run_length = (out.empty() || k.key != run_key) ? 1 : run_length + 1;
+      run_key = k.key;
+      if (run_length > options_.examples_per_finding) continue;
+      FindingExample& x = out.emplace_back();
+      x.service = std::string(name_of(k.key));
+      x.finding = static_cast<Finding>((k.key >> 8) & 0xff);
+      x.span_kind = static_cast<SpanKind>(k.key & 0xff);
+      x.trace_id = k.entry.trace_id;
+      std::memcpy(x.span_id.bytes.data(), &k.entry.span_id, 8);
+      x.seen = Timestamp(Duration(k.entry.seen_ns));
+    }
+    return out;
   }
 
  private:
@@ -433,6 +493,9 @@ TraceparentParse Engine::ObserveTraceparent(std::string_view service_name,
 void Engine::Advance() { impl_->Advance(); }
 void Engine::BeginRebalance() { impl_->BeginRebalance(); }
 Snapshot Engine::Collect() { return impl_->Collect(); }
+std::vector<FindingExample> Engine::RecentExamples(std::string_view service) {
+  return impl_->RecentExamples(service);
+}
 const EngineOptions& Engine::options() const { return impl_->options(); }
 
 }  // namespace propwatch

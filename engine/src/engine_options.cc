@@ -35,6 +35,9 @@ Status EngineOptions::Validate() const {
     return bad("rebalance_window", "must be in [0, 24h]");
   if (max_clock_skew < Duration::zero() || max_clock_skew > std::chrono::hours(1))
     return bad("max_clock_skew", "must be in [0, 1h]");
+  if (examples_per_finding > 64) return bad("examples_per_finding", "must be in [0, 64]");
+  if (max_example_series == 0 || max_example_series > 1'000'000)
+    return bad("max_example_series", "must be in [1, 1000000]");
   if (shards > 1024) return bad("shards", "must be at most 1024");
   if (shards != 0 && !std::has_single_bit(shards)) {
     return bad("shards", "must be 0 (automatic) or a power of two (1, 2, 4, ... 1024); got " +

@@ -27,7 +27,8 @@ bool Shard::EntryEq::operator()(uint32_t a, const TraceId& b) const {
 Shard::Shard(const Limits& limits)
     : limits_(limits),
       table_(0, EntryHash{this}, EntryEq{this}),
-      evicted_ring_(std::max<uint32_t>(16, limits.max_traces / 4), 0) {}
+      evicted_ring_(std::max<uint32_t>(16, limits.max_traces / 4), 0),
+      examples_(limits.example_series, limits.examples_per_series) {}
 
 Shard::~Shard() {
   // Intrusive lists must be emptied before their elements go away.
@@ -230,10 +231,11 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
         ++counters.linked_roots;
       } else {
         ++counters.orphan_spans_by_kind[static_cast<int>(span.kind)];
+        examples_.Record(meta.service, Finding::kOrphan, span.kind, span.trace_id, span_id, now_ns);
       }
     }
   }
-  bool valid_header = false;
+  bool valid_header = false, invalid_header = false;
   for (std::string_view header : span.captured_traceparents) {
     TraceparentParse parse = ParseTraceparent(header);
     if (parse.ok) {
@@ -241,9 +243,18 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
       valid_header = true;
     } else {
       ++counters.invalid_traceparents_by_reason[static_cast<int>(parse.error)];
+      invalid_header = true;
     }
   }
-  if (is_root && valid_header) ++counters.extraction_failures;
+  if (invalid_header) {
+    examples_.Record(meta.service, Finding::kInvalidTraceparent, SpanKind::kUnspecified,
+                     span.trace_id, span_id, now_ns);
+  }
+  if (is_root && valid_header) {
+    ++counters.extraction_failures;
+    examples_.Record(meta.service, Finding::kExtractionFailure, SpanKind::kUnspecified,
+                     span.trace_id, span_id, now_ns);
+  }
 
   // 4. Track the span in its trace.
   bool late = false;
@@ -345,7 +356,10 @@ void Shard::Finalize(TraceEntry& entry, int64_t now_ns) {
   }
   if (judge) {
     for (uint32_t i = 0; i < entry.pending_count; ++i) {
-      ++CountersFor(CellAt(entry.pending_head, i)->service).broken_parents;
+      const Cell& pending = *CellAt(entry.pending_head, i);
+      ++CountersFor(pending.service).broken_parents;
+      examples_.Record(pending.service, Finding::kBrokenParent, SpanKind::kUnspecified,
+                       entry.trace_id, pending.id, now_ns);
     }
   }
   uint32_t chunk = entry.span_head;
@@ -361,6 +375,8 @@ void Shard::Finalize(TraceEntry& entry, int64_t now_ns) {
     if (judge && IsOutbound(static_cast<SpanKind>(cell.kind)) && !(cell.flags & kHasChild)) {
       ++CountersFor(cell.service).unpaired_outbound;
       ++unpaired_by_destination_[static_cast<uint32_t>(cell.service) << 16 | cell.destination];
+      examples_.Record(cell.service, Finding::kUnpairedOutbound, static_cast<SpanKind>(cell.kind),
+                       entry.trace_id, cell.id, now_ns);
     }
   }
   FreeChain(entry.pending_head);
@@ -409,7 +425,9 @@ void Shard::MergeInto(std::vector<ServiceCounters>* services,
                            chunk_blocks_.size() * kChunksPerBlock * (sizeof(Chunk) + sizeof(uint32_t)) +
                            table_.capacity() * (sizeof(uint32_t) + 1) +
                            evicted_ring_.size() * sizeof(uint64_t) +
-                           evicted_.capacity() * (sizeof(uint64_t) + 1);
+                           evicted_.capacity() * (sizeof(uint64_t) + 1) + examples_.bytes();
+  gauges->example_series += examples_.series();
+  stats->example_overflow += examples_.overflow();
 }
 
 }  // namespace propwatch::detail

@@ -76,6 +76,8 @@ void AppendEngineMetrics(const Snapshot& snap, FamilyBuilder* out) {
   out->Add(M::kServiceOverflowSpans, {}, e.spans_overflow_service);
   out->Add(M::kDestinationsTracked, {}, e.destinations);
   out->Add(M::kDestinationOverflowSpans, {}, e.outbound_overflow_destination);
+  out->Add(M::kExampleSeries, {}, e.example_series);
+  out->Add(M::kExampleSeriesOverflow, {}, e.example_series_overflow);
   out->Add(M::kEngineTrackedBytes, {}, e.tracked_bytes);
 }
 

@@ -130,6 +130,13 @@ constexpr std::array<MetricDef, static_cast<size_t>(MetricId::kCount)> kMetrics 
     {MetricId::kDestinationOverflowSpans, "propwatch_destination_overflow_spans_total", kCounter,
      "", "Outbound spans whose destination was past max_destinations.",
      "Counted under destination=\"__overflow__\"."},
+    {MetricId::kExampleSeries, "propwatch_example_series", kGauge, "",
+     "Finding-example series held (service, finding, span kind; summed over lock stripes).",
+     "Bounded by --max-example-series; each keeps the trace ids of the last "
+     "--examples-per-finding findings, served by GET /api/v1/examples."},
+    {MetricId::kExampleSeriesOverflow, "propwatch_example_series_overflow_total", kCounter, "",
+     "Findings whose example was not kept because --max-example-series was full.",
+     "Counting is unaffected: every finding still counts in its own series."},
     {MetricId::kEngineTrackedBytes, "propwatch_engine_tracked_bytes", kGauge, "",
      "Bytes reserved by the engine's trace storage pools.",
      "Trace entries, span cells, hash tables and eviction memory; pools are reused, not "

@@ -48,6 +48,8 @@ enum class MetricId {
   kServiceOverflowSpans,
   kDestinationsTracked,
   kDestinationOverflowSpans,
+  kExampleSeries,
+  kExampleSeriesOverflow,
   kEngineTrackedBytes,
   // Receiver health.
   kReceiverRequests,

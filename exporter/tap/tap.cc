@@ -14,6 +14,7 @@
 #include "exporter/metrics/engine_metrics.h"
 #include "exporter/metrics/process_metrics.h"
 #include "exporter/tap/build_info.h"
+#include "exporter/tap/examples_api.h"
 #include "exporter/tap/token.h"
 #include "exporter/tap/trace_id_arg.h"
 #include "exporter/metrics/receiver_metrics.h"
@@ -150,6 +151,8 @@ absl::Status Tap::Start() {
                        [this](const receiver::HttpRequest& r) { return HandleTraceList(r); });
   (void)admin_->HandlePrefix("/api/v1/traces/",
                              [this](const receiver::HttpRequest& r) { return HandleTrace(r); });
+  (void)admin_->Handle("/api/v1/examples",
+                       [this](const receiver::HttpRequest& r) { return HandleExamples(r); });
   (void)admin_->Handle("/healthz", [](const receiver::HttpRequest&) {
     return receiver::HttpResponse{200, "text/plain; charset=utf-8", "ok\n", {}, false};
   });
@@ -367,6 +370,33 @@ receiver::HttpResponse Tap::HandleTraceList(const receiver::HttpRequest& request
   }
   body += "]}\n";
   return {200, "application/json", std::move(body), {}, false};
+}
+
+receiver::HttpResponse Tap::HandleExamples(const receiver::HttpRequest& request) {
+  auto text = [](int status, std::string body) {
+    return receiver::HttpResponse{status, "text/plain; charset=utf-8", std::move(body), {}, false};
+  };
+  if (auto refused = RefuseTraceApiRequest(request)) return *std::move(refused);
+  bool malformed = false;
+  const std::optional<std::string> service = QueryParam(request.query, "service", &malformed);
+  if (malformed) return text(400, "service= is not a valid percent-encoded value\n");
+  std::optional<Finding> finding;
+  if (auto name = QueryParam(request.query, "finding")) {
+    finding = ParseFinding(*name);
+    if (!finding) {
+      std::string known;
+      for (int f = 0; f < kNumFindings; ++f) {
+        known += (f ? ", " : "") + std::string(FindingName(static_cast<Finding>(f)));
+      }
+      return text(400, "unknown finding \"" + *name + "\"; known: " + known + "\n");
+    }
+  }
+  std::vector<FindingExample> examples = engine_->RecentExamples(service.value_or(""));
+  if (finding) {
+    std::erase_if(examples, [&](const FindingExample& x) { return x.finding != *finding; });
+  }
+  return {200, "application/json",
+          RenderExamplesJson(examples, engine_->options().clock->Now()), {}, false};
 }
 
 receiver::HttpResponse Tap::HandleTrace(const receiver::HttpRequest& request) {

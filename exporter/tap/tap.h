@@ -70,6 +70,7 @@ class Tap {
   receiver::HttpResponse HandleMetrics(const receiver::HttpRequest& request);
   receiver::HttpResponse HandleTrace(const receiver::HttpRequest& request);
   receiver::HttpResponse HandleTraceList(const receiver::HttpRequest& request);
+  receiver::HttpResponse HandleExamples(const receiver::HttpRequest& request);
   // 405 or 401 for a trace API request that may not proceed, else nullopt.
   std::optional<receiver::HttpResponse> RefuseTraceApiRequest(const receiver::HttpRequest& request);
   // Whether `request` may use the trace API (no token configured, or the

@@ -192,6 +192,17 @@ const std::vector<Option>& Options() {
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseUnsigned(k, v, &c.engine.max_destinations, 1, 65'000);
        }},
+      {"examples-per-finding", "5",
+       "Trace ids kept per service, finding and span kind for GET /api/v1/examples; 0 turns "
+       "examples off.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.engine.examples_per_finding, 0, 64);
+       }},
+      {"max-example-series", "16384",
+       "Example series (service, finding, span kind) held; findings of more are not kept.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.engine.max_example_series, 1, 1'000'000);
+       }},
       {"window", "5m", "Length of the sliding-window gauges.",
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseDurationValue(k, v, &c.engine.window_length);
@@ -478,7 +489,9 @@ absl::Status ValidateTapConfig(const TapConfig& config) {
         {"max_services", "max-services"}, {"max_destinations", "max-destinations"},
         {"window_length", "window"}, {"window_resolution", "window-resolution"},
         {"shards", "shards"}, {"entry_point_services", "entry-services"},
-        {"rebalance_window", "rebalance-window"}, {"max_clock_skew", "max-clock-skew"}};
+        {"rebalance_window", "rebalance-window"}, {"max_clock_skew", "max-clock-skew"},
+        {"examples_per_finding", "examples-per-finding"},
+        {"max_example_series", "max-example-series"}};
     std::string message(s.message());
     constexpr std::string_view kPrefix = "engine option ";
     if (message.starts_with(kPrefix)) {

@@ -30,9 +30,11 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "propwatch/engine_options.h"
 #include "propwatch/export.h"
+#include "propwatch/finding.h"
 #include "propwatch/snapshot.h"
 #include "propwatch/span_record.h"
 #include "propwatch/status.h"
@@ -91,6 +93,13 @@ class PROPWATCH_EXPORT Engine {
 
   // Advance(), then a snapshot of every service and of the engine's health.
   Snapshot Collect();
+
+  // The kept finding examples (EngineOptions::examples_per_finding): for
+  // each series (service, finding, span kind) its most recent occurrences
+  // over all stripes, at most examples_per_finding, newest first. Sorted by
+  // service, finding, span kind, then time (newest first) and trace id. An
+  // empty `service` means every service. O(examples kept x log).
+  std::vector<FindingExample> RecentExamples(std::string_view service = {});
 
   // The options it was created with (options().clock is the clock in use).
   const EngineOptions& options() const;

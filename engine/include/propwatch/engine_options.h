@@ -82,6 +82,15 @@ struct PROPWATCH_EXPORT EngineOptions {
   // started-before-start rule. Ignored while rebalance_window is zero.
   Duration max_clock_skew = std::chrono::seconds(2);
 
+  // Finding examples (docs/semantics.md "Examples"): for each series
+  // (service, finding, span kind) the trace ids of the last
+  // `examples_per_finding` occurrences (0 turns examples off; at most 64).
+  // `max_example_series` bounds the series held, split over the stripes like
+  // max_traces; a finding of a new series past a stripe's share is not kept
+  // (EngineStats::example_series_overflow). Memory: at most
+  // max_example_series x examples_per_finding x 32 bytes plus an index.
+  uint32_t examples_per_finding = 5;
+  uint32_t max_example_series = 16'384;
   // Where time comes from; nullptr means SystemClock::Default(). Borrowed:
   // it must outlive the engine. Tests and replays pass a ManualClock.
   const Clock* clock = nullptr;

@@ -17,6 +17,7 @@
 #include "boost/beast/http.hpp"
 #include "exporter/tap/build_info.h"
 #include "exporter/tap/check.h"
+#include "exporter/tap/examples_api.h"
 #include "exporter/tap/http_get.h"
 #include "exporter/tap/sampler_check.h"
 #include "gtest/gtest.h"
@@ -122,6 +123,45 @@ TEST_F(TapTest, TraceApiRejectsBadIdsAndUnknownTraces) {
   // A 404 on the admin listener (a scanner, a typo) is no failed OTLP export.
   const std::string text = HttpGet(admin_, "/metrics")->body;
   EXPECT_EQ(text.find("result=\"not_found\"} 1"), std::string::npos) << text;
+}
+
+TEST_F(TapTest, ExamplesApiLinksFindingsToTraces) {
+  clock_.Advance(std::chrono::seconds(2));
+  ASSERT_EQ(Post(tap_->http_port(), "/v1/traces", "application/json", kRequest).first, 200);
+  clock_.Advance(std::chrono::seconds(3));
+  auto all = HttpGet(admin_, "/api/v1/examples");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->status, 200);
+  EXPECT_EQ(all->body,
+            "{\"examples\":[\n{\"service\":\"worker\",\"finding\":\"orphan\",\"spanKind\":\"consumer\","
+            "\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"spanId\":\"00f067aa0ba902b8\","
+            "\"seenUnixNano\":" +
+                std::to_string((clock_.Now() - std::chrono::seconds(3)).time_since_epoch().count()) +
+                ",\"ageSeconds\":3.000,"
+                "\"trace\":\"/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736\"}]}\n");
+  EXPECT_EQ(HttpGet(admin_, "/api/v1/examples?service=gateway")->body, "{\"examples\":[]}\n");
+  EXPECT_EQ(HttpGet(admin_, "/api/v1/examples?finding=broken_parent&service=worker")->body,
+            "{\"examples\":[]}\n");
+  EXPECT_NE(HttpGet(admin_, "/api/v1/examples?service=wor%6Ber&finding=orphan")->body.find(
+                "4bf92f3577b34da6a3ce929d0e0e4736"),
+            std::string::npos);
+  auto bad = HttpGet(admin_, "/api/v1/examples?finding=orphans");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("known: orphan, broken_parent"), std::string::npos) << bad->body;
+  EXPECT_EQ(HttpGet(admin_, "/api/v1/examples?service=%zz")->status, 400);
+}
+
+TEST(ExamplesApiTest, QueryParamDecodesAndTellsAbsentFromMalformed) {
+  bool malformed = true;
+  EXPECT_EQ(QueryParam("a=1&service=my+svc%2Fv2", "service", &malformed), "my svc/v2");
+  EXPECT_FALSE(malformed);
+  EXPECT_EQ(QueryParam("xservice=1", "service", &malformed), std::nullopt);
+  EXPECT_FALSE(malformed);
+  EXPECT_EQ(QueryParam("service=%4", "service", &malformed), std::nullopt);
+  EXPECT_TRUE(malformed);
+  EXPECT_EQ(QueryParam("service", "service"), "");
+  EXPECT_EQ(ParseFinding("extraction_failure"), Finding::kExtractionFailure);
+  EXPECT_EQ(ParseFinding("orphans"), std::nullopt);
 }
 
 // The value of an unlabelled sample in a Prometheus text exposition.
