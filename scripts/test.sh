@@ -28,6 +28,9 @@ tests/package/run.sh build
 echo "== load generator smoke run (its checks: engine totals == spans sent)"
 build/bench/otlp_load --seconds=1 --repetitions=1 >/dev/null
 
+echo "== the status page in a real browser (chromium over the DevTools protocol)"
+tests/status_page/run.sh build/exporter/tap/propwatch
+
 echo "== alert rules, dashboard lint, real-Prometheus check"
 alerts/run_checks.sh build/exporter/tap/propwatch
 

@@ -15,6 +15,7 @@
 #include "exporter/metrics/process_metrics.h"
 #include "exporter/tap/build_info.h"
 #include "exporter/tap/examples_api.h"
+#include "exporter/tap/status_api.h"
 #include "exporter/tap/token.h"
 #include "exporter/tap/trace_id_arg.h"
 #include "exporter/metrics/receiver_metrics.h"
@@ -153,6 +154,27 @@ absl::Status Tap::Start() {
                              [this](const receiver::HttpRequest& r) { return HandleTrace(r); });
   (void)admin_->Handle("/api/v1/examples",
                        [this](const receiver::HttpRequest& r) { return HandleExamples(r); });
+  (void)admin_->Handle("/api/v1/status", [this](const receiver::HttpRequest& r) {
+    if (r.method != "GET" && r.method != "HEAD") {
+      return receiver::HttpResponse{405, "text/plain; charset=utf-8", "use GET\n", {{"Allow", "GET, HEAD"}}, false};
+    }
+    return receiver::HttpResponse{200, "application/json", RenderStatusJson(engine_->Collect()), {}, false};
+  });
+  (void)admin_->Handle("/", [](const receiver::HttpRequest& r) {
+    if (r.method != "GET" && r.method != "HEAD") {
+      return receiver::HttpResponse{405, "text/plain; charset=utf-8", "use GET\n", {{"Allow", "GET, HEAD"}}, false};
+    }
+    // The page loads nothing from elsewhere; the policy makes sure of it.
+    return receiver::HttpResponse{
+        200,
+        "text/html; charset=utf-8",
+        std::string(StatusPageHtml()),
+        {{"Content-Security-Policy",
+          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+          "connect-src 'self'; frame-ancestors 'none'"},
+         {"X-Content-Type-Options", "nosniff"}},
+        false};
+  });
   (void)admin_->Handle("/healthz", [](const receiver::HttpRequest&) {
     return receiver::HttpResponse{200, "text/plain; charset=utf-8", "ok\n", {}, false};
   });

@@ -115,7 +115,8 @@ const std::vector<Option>& Options() {
          return absl::OkStatus();
        }},
       {"admin-address", "127.0.0.1:9417",
-       "Listen address for /metrics, /api/v1/traces/{id}, /healthz and /readyz.",
+       "Listen address for the status page (/), /metrics, /api/v1/{status,examples,traces}, "
+       "/healthz and /readyz.",
        [](TapConfig& c, std::string_view, std::string_view v) {
          c.admin_address = std::string(v);
          return absl::OkStatus();

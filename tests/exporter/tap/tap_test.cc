@@ -151,6 +151,36 @@ TEST_F(TapTest, ExamplesApiLinksFindingsToTraces) {
   EXPECT_EQ(HttpGet(admin_, "/api/v1/examples?service=%zz")->status, 400);
 }
 
+TEST_F(TapTest, StatusPageAndStatusJson) {
+  auto page = HttpGet(admin_, "/");
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->status, 200);
+  EXPECT_TRUE(page->body.starts_with("<!doctype html>")) << page->body.substr(0, 80);
+  // Self-contained: nothing is loaded from anywhere else.
+  EXPECT_EQ(page->body.find("http://"), std::string::npos);
+  EXPECT_EQ(page->body.find("https://"), std::string::npos);
+  EXPECT_NE(page->body.find("/api/v1/status"), std::string::npos);
+
+  clock_.Advance(std::chrono::seconds(10));
+  ASSERT_EQ(Post(tap_->http_port(), "/v1/traces", "application/json", kRequest).first, 200);
+  auto status = HttpGet(admin_, "/api/v1/status");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->status, 200);
+  const std::string& json = status->body;
+  EXPECT_NE(json.find("\"windowSeconds\":10,"), std::string::npos) << json;
+  EXPECT_NE(json.find("{\"service\":\"gateway\",\"entryPoint\":true,\"spansPerSecond\":0.1,"
+                      "\"traceStartsPerSecond\":0.1,\"spans\":1,\"orphans\":0,\"orphanRate\":0,"
+                      "\"orphansByKind\":{},"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("{\"service\":\"worker\",\"entryPoint\":false,\"spansPerSecond\":0.2,"
+                      "\"traceStartsPerSecond\":0.1,\"spans\":2,\"orphans\":1,\"orphanRate\":0.5,"
+                      "\"orphansByKind\":{\"consumer\":1},\"brokenParents\":0,"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(HttpGet(admin_, "/api/v1/statusx")->status, 404);
+}
+
 TEST(ExamplesApiTest, QueryParamDecodesAndTellsAbsentFromMalformed) {
   bool malformed = true;
   EXPECT_EQ(QueryParam("a=1&service=my+svc%2Fv2", "service", &malformed), "my svc/v2");
