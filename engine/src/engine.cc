@@ -92,6 +92,7 @@ class EngineImpl {
                     return false;
                   }),
         destinations_(options.max_destinations),
+        examples_(options.max_example_series, options.examples_per_finding),
         start_ns_(std::max<int64_t>(0, ToNanos(clock_->Now()))),
         stripe_shift_(64 - std::countr_zero(StripeCount(options))),
         last_now_ns_(start_ns_),
@@ -109,10 +110,7 @@ class EngineImpl {
     for (uint32_t i = 0; i < count; ++i) {
       // Exact shares: they sum to max_traces, and each is >= 1 (count <= max_traces).
       limits.max_traces = options.max_traces / count + (i < options.max_traces % count ? 1 : 0);
-      limits.examples_per_series = options.examples_per_finding;
-      limits.example_series =
-          options.max_example_series / count + (i < options.max_example_series % count ? 1 : 0);
-      shards_.push_back(std::make_unique<Shard>(limits));
+      shards_.push_back(std::make_unique<Shard>(limits, &examples_));
     }
     // Creation is the first rebalance: the load balancer may still be
     // switching traces over to this engine.
@@ -316,43 +314,47 @@ class EngineImpl {
     stats.rebalances = rebalances_.load();
     stats.spans_overflow_service = spans_overflow_service_.load();
     stats.outbound_overflow_destination = outbound_overflow_destination_.load();
-    stats.example_series_overflow = shard_stats.example_overflow;
+    stats.example_series = examples_.series();
+    stats.example_series_overflow = examples_.overflow();
     snap.stats = stats;
     return snap;
   }
 
-  std::vector<FindingExample> RecentExamples(std::string_view service) {
+  std::vector<FindingExample> RecentExamples(std::string_view service, const Finding* finding,
+                                             size_t limit) {
     AdvanceTo(Now());  // findings due at finalization are recorded first
+    struct Kept {
+      uint32_t key;  // service << 16 | finding << 8 | kind
+      ExampleStore::Entry entry;
+    };
+    std::vector<Kept> kept;
+    kept.reserve(std::min<uint64_t>(examples_.series() * options_.examples_per_finding, 1 << 20));
+    examples_.ForEach([&](uint16_t id, Finding f, SpanKind kind, const ExampleStore::Entry& e) {
+      if (finding != nullptr && f != *finding) return;
+      kept.push_back(Kept{static_cast<uint32_t>(id) << 16 | static_cast<uint32_t>(f) << 8 |
+                              static_cast<uint32_t>(kind),
+                          e});
+    });
+    // Names after the scan: ids only grow, so every id seen has its name.
     std::vector<std::string> names;
     std::vector<bool> unused_flags;
     services_.Copy(&names, &unused_flags);
-    struct Kept {
-      uint32_t key;  // service << 16 | finding << 8 | kind
-      ExampleBook::Entry entry;
-    };
-    std::vector<Kept> kept;
-    for (auto& shard : shards_) {
-      MutexLock lock(&shard->mu);
-      shard->examples().ForEach(
-          [&](uint16_t id, Finding finding, SpanKind kind, const ExampleBook::Entry& e) {
-            if (!service.empty() && (id >= names.size() || names[id] != service)) return;
-            kept.push_back(Kept{static_cast<uint32_t>(id) << 16 |
-                                    static_cast<uint32_t>(finding) << 8 |
-                                    static_cast<uint32_t>(kind),
-                                e});
-          });
-    }
     auto name_of = [&](uint32_t key) -> std::string_view {
       const uint32_t id = key >> 16;
       return id < names.size() ? std::string_view(names[id]) : kOverflowService;
     };
-    // Series by name, then newest first; the trace id breaks ties so the
-    // order never depends on stripe layout.
+    if (!service.empty()) {
+      std::erase_if(kept, [&](const Kept& k) { return name_of(k.key) != service; });
+    }
+    // Series by name (then the full key: two ids can share a name, e.g. a
+    // service that calls itself "__overflow__"), then newest first; the
+    // trace id breaks ties so the order never depends on stripe layout.
     std::sort(kept.begin(), kept.end(), [&](const Kept& a, const Kept& b) {
       if (a.key != b.key) {
         const std::string_view na = name_of(a.key), nb = name_of(b.key);
         if (na != nb) return na < nb;
-        return (a.key & 0xffff) < (b.key & 0xffff);
+        if ((a.key & 0xffff) != (b.key & 0xffff)) return (a.key & 0xffff) < (b.key & 0xffff);
+        return a.key < b.key;
       }
       if (a.entry.seen_ns != b.entry.seen_ns) return a.entry.seen_ns > b.entry.seen_ns;
       if (a.entry.trace_id.bytes != b.entry.trace_id.bytes)
@@ -365,6 +367,7 @@ class EngineImpl {
       run_length = (out.empty() || k.key != run_key) ? 1 : run_length + 1;
       run_key = k.key;
       if (run_length > options_.examples_per_finding) continue;
+      if (out.size() >= limit) break;
       FindingExample& x = out.emplace_back();
       x.service = std::string(name_of(k.key));
       x.finding = static_cast<Finding>((k.key >> 8) & 0xff);
@@ -449,6 +452,7 @@ class EngineImpl {
   const Clock* const clock_;
   NameRegistry services_;      // internally synchronized
   NameRegistry destinations_;  // internally synchronized
+  ExampleStore examples_;      // internally synchronized; after any shard mu
   const int64_t start_ns_;
   const int stripe_shift_;  // 64 - log2(stripes)
   std::vector<std::unique_ptr<Shard>> shards_;  // size is a power of two
@@ -493,8 +497,9 @@ TraceparentParse Engine::ObserveTraceparent(std::string_view service_name,
 void Engine::Advance() { impl_->Advance(); }
 void Engine::BeginRebalance() { impl_->BeginRebalance(); }
 Snapshot Engine::Collect() { return impl_->Collect(); }
-std::vector<FindingExample> Engine::RecentExamples(std::string_view service) {
-  return impl_->RecentExamples(service);
+std::vector<FindingExample> Engine::RecentExamples(const ExampleQuery& query) {
+  return impl_->RecentExamples(query.service, query.finding ? &*query.finding : nullptr,
+                               query.limit);
 }
 const EngineOptions& Engine::options() const { return impl_->options(); }
 

@@ -24,11 +24,11 @@ bool Shard::EntryEq::operator()(uint32_t a, const TraceId& b) const {
   return shard->Entry(a).trace_id == b;
 }
 
-Shard::Shard(const Limits& limits)
+Shard::Shard(const Limits& limits, ExampleStore* examples)
     : limits_(limits),
       table_(0, EntryHash{this}, EntryEq{this}),
       evicted_ring_(std::max<uint32_t>(16, limits.max_traces / 4), 0),
-      examples_(limits.example_series, limits.examples_per_series) {}
+      examples_(examples) {}
 
 Shard::~Shard() {
   // Intrusive lists must be emptied before their elements go away.
@@ -231,7 +231,7 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
         ++counters.linked_roots;
       } else {
         ++counters.orphan_spans_by_kind[static_cast<int>(span.kind)];
-        examples_.Record(meta.service, Finding::kOrphan, span.kind, span.trace_id, span_id, now_ns);
+        examples_->Record(meta.service, Finding::kOrphan, span.kind, span.trace_id, span_id, now_ns);
       }
     }
   }
@@ -247,12 +247,12 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
     }
   }
   if (invalid_header) {
-    examples_.Record(meta.service, Finding::kInvalidTraceparent, SpanKind::kUnspecified,
+    examples_->Record(meta.service, Finding::kInvalidTraceparent, SpanKind::kUnspecified,
                      span.trace_id, span_id, now_ns);
   }
   if (is_root && valid_header) {
     ++counters.extraction_failures;
-    examples_.Record(meta.service, Finding::kExtractionFailure, SpanKind::kUnspecified,
+    examples_->Record(meta.service, Finding::kExtractionFailure, SpanKind::kUnspecified,
                      span.trace_id, span_id, now_ns);
   }
 
@@ -358,7 +358,7 @@ void Shard::Finalize(TraceEntry& entry, int64_t now_ns) {
     for (uint32_t i = 0; i < entry.pending_count; ++i) {
       const Cell& pending = *CellAt(entry.pending_head, i);
       ++CountersFor(pending.service).broken_parents;
-      examples_.Record(pending.service, Finding::kBrokenParent, SpanKind::kUnspecified,
+      examples_->Record(pending.service, Finding::kBrokenParent, SpanKind::kUnspecified,
                        entry.trace_id, pending.id, now_ns);
     }
   }
@@ -375,7 +375,7 @@ void Shard::Finalize(TraceEntry& entry, int64_t now_ns) {
     if (judge && IsOutbound(static_cast<SpanKind>(cell.kind)) && !(cell.flags & kHasChild)) {
       ++CountersFor(cell.service).unpaired_outbound;
       ++unpaired_by_destination_[static_cast<uint32_t>(cell.service) << 16 | cell.destination];
-      examples_.Record(cell.service, Finding::kUnpairedOutbound, static_cast<SpanKind>(cell.kind),
+      examples_->Record(cell.service, Finding::kUnpairedOutbound, static_cast<SpanKind>(cell.kind),
                        entry.trace_id, cell.id, now_ns);
     }
   }
@@ -425,9 +425,7 @@ void Shard::MergeInto(std::vector<ServiceCounters>* services,
                            chunk_blocks_.size() * kChunksPerBlock * (sizeof(Chunk) + sizeof(uint32_t)) +
                            table_.capacity() * (sizeof(uint32_t) + 1) +
                            evicted_ring_.size() * sizeof(uint64_t) +
-                           evicted_.capacity() * (sizeof(uint64_t) + 1) + examples_.bytes();
-  gauges->example_series += examples_.series();
-  stats->example_overflow += examples_.overflow();
+                           evicted_.capacity() * (sizeof(uint64_t) + 1);
 }
 
 }  // namespace propwatch::detail

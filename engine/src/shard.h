@@ -22,7 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "boost/intrusive/list.hpp"
-#include "example_book.h"
+#include "example_store.h"
 #include "mutex.h"
 #include "propwatch/ids.h"
 #include "propwatch/snapshot.h"
@@ -48,7 +48,6 @@ struct ShardStats {
   uint64_t traces_unjudged_evicted = 0;
   uint64_t traces_unjudged_started_before_start = 0;
   uint64_t traces_unjudged_rebalance = 0;
-  uint64_t example_overflow = 0;
 };
 
 class Shard {
@@ -61,13 +60,11 @@ class Shard {
     // Spans that started (span timestamp, Unix ns) before this mark their
     // trace "started before start"; 0 disables the rule.
     uint64_t judge_spans_started_from_unix_ns = 0;
-    // Finding examples (ExampleBook): series this stripe may hold, and
-    // entries kept per series (0: none).
-    uint32_t example_series = 0;
-    uint32_t examples_per_series = 0;
   };
 
-  explicit Shard(const Limits& limits);
+  // `examples` (engine-wide, thread-safe) receives this stripe's finding
+  // examples; it must outlive the shard.
+  Shard(const Limits& limits, ExampleStore* examples);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -95,9 +92,6 @@ class Shard {
   void MergeInto(std::vector<ServiceCounters>* services,
                  absl::flat_hash_map<uint32_t, uint64_t>* unpaired, ShardStats* stats,
                  EngineStats* gauges) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-
-  // This stripe's finding examples.
-  const ExampleBook& examples() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return examples_; }
 
  private:
   static constexpr uint32_t kNil = 0xffffffffu;
@@ -208,7 +202,7 @@ class Shard {
   absl::flat_hash_map<uint32_t, uint64_t> unpaired_by_destination_;
   ShardStats stats_;
   int64_t rebalance_until_ns_ = 0;  // traces created before this are unjudged
-  ExampleBook examples_;
+  ExampleStore* const examples_;  // not owned; its own locks, taken after mu
 };
 
 }  // namespace propwatch::detail

@@ -646,6 +646,13 @@ class HttpServer::Impl::StreamConnection final
     response_.body() = std::move(r.body);
     response_.keep_alive(keep_alive_);
     response_.prepare_payload();
+    if (request_.method == "HEAD") {
+      // The headers of the GET answer, Content-Length included, and no body
+      // (RFC 9110 9.3.2): a body here would be read as the next response.
+      const size_t length = response_.body().size();
+      response_.body().clear();
+      response_.content_length(length);
+    }
     // Drop the request (views first, then its buffers) before writing.
     request_ = HttpRequest();
     if (parser_.has_value() && parser_->is_done()) parser_.reset();

@@ -12,6 +12,11 @@
 
 namespace propwatch::tap {
 
+// GET /api/v1/examples answers at most this many examples unless `limit=`
+// asks for more, up to kMaxExampleLimit.
+inline constexpr size_t kDefaultExampleLimit = 1000;
+inline constexpr size_t kMaxExampleLimit = 100000;
+
 // The value of `name` in a URL query ("a=1&b=x%20y"), percent-decoded ('+'
 // is a space); nullopt when absent, or badly encoded (then *malformed is set
 // when given). O(query).

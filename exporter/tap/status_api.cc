@@ -52,7 +52,7 @@ std::string RenderStatusJson(const Snapshot& snap) {
   const EngineStats& e = snap.stats;
   body += "],\n\"engine\":{\"liveTraces\":" + std::to_string(e.live_traces) +
           ",\"servicesTracked\":" + std::to_string(e.services) +
-          ",\"traceEvictions\":" + std::to_string(e.traces_evicted_capacity) +
+          ",\"traceEvictionsTotal\":" + std::to_string(e.traces_evicted_capacity) +
           ",\"distinctTraceIdsPerSecond\":" + per_second(e.distinct_trace_ids_window) + "}}\n";
   return body;
 }

@@ -15,11 +15,21 @@ namespace propwatch::tap {
 //  "orphanRate", "orphansByKind": {kind: n}, "brokenParents",
 //  "brokenParentRate", "unpairedOutbound", "invalidTraceparents",
 //  "extractionFailures", "lateSpans"}], "engine": {...}}: window counts
-// (the last `windowSeconds`) and rates per second of them. O(services).
+// (the last `windowSeconds`) and rates per second of them; "time" is the
+// engine clock in Unix ns. O(services).
 std::string RenderStatusJson(const Snapshot& snapshot);
 
-// The status page: one self-contained HTML document (no external
-// resources), compiled into the binary from exporter/tap/status_page.html.
+// The status page, compiled into the binary: the HTML document
+// (exporter/tap/status_page.html, served as /) and its script
+// (status_page.js, served as /status.js). Nothing else is loaded.
 std::string_view StatusPageHtml();
+std::string_view StatusPageScript();
+
+// The Content-Security-Policy both are served with: scripts only from this
+// listener (no inline script), requests only to it, no images (so no
+// favicon request either), no frames.
+inline constexpr std::string_view kStatusPagePolicy =
+    "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 }  // namespace propwatch::tap

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "exporter/log/log.h"
 #include "exporter/metrics/engine_metrics.h"
 #include "exporter/metrics/process_metrics.h"
@@ -131,6 +132,15 @@ absl::StatusOr<receiver::TlsFiles> Tap::PublishGrpcTls() {
   return files;
 }
 
+namespace {
+
+receiver::HttpResponse MethodNotAllowed() {
+  return receiver::HttpResponse{405, "text/plain; charset=utf-8", "use GET\n",
+                                {{"Allow", "GET, HEAD"}}, false};
+}
+
+}  // namespace
+
 absl::Status Tap::Start() {
   if (started_) return absl::FailedPreconditionError("tap already started");
   started_ = true;
@@ -155,26 +165,26 @@ absl::Status Tap::Start() {
   (void)admin_->Handle("/api/v1/examples",
                        [this](const receiver::HttpRequest& r) { return HandleExamples(r); });
   (void)admin_->Handle("/api/v1/status", [this](const receiver::HttpRequest& r) {
-    if (r.method != "GET" && r.method != "HEAD") {
-      return receiver::HttpResponse{405, "text/plain; charset=utf-8", "use GET\n", {{"Allow", "GET, HEAD"}}, false};
-    }
-    return receiver::HttpResponse{200, "application/json", RenderStatusJson(engine_->Collect()), {}, false};
+    if (r.method != "GET" && r.method != "HEAD") return MethodNotAllowed();
+    return receiver::HttpResponse{200, "application/json", RenderStatusJson(engine_->Collect()),
+                                  {{"Cache-Control", "no-store"}}, false};
   });
-  (void)admin_->Handle("/", [](const receiver::HttpRequest& r) {
-    if (r.method != "GET" && r.method != "HEAD") {
-      return receiver::HttpResponse{405, "text/plain; charset=utf-8", "use GET\n", {{"Allow", "GET, HEAD"}}, false};
-    }
-    // The page loads nothing from elsewhere; the policy makes sure of it.
-    return receiver::HttpResponse{
-        200,
-        "text/html; charset=utf-8",
-        std::string(StatusPageHtml()),
-        {{"Content-Security-Policy",
-          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-          "connect-src 'self'; frame-ancestors 'none'"},
-         {"X-Content-Type-Options", "nosniff"}},
-        false};
-  });
+  // The status page and its script, with a policy that keeps the page from
+  // loading or sending anything elsewhere.
+  auto page = [](std::string_view type, std::string_view content) {
+    return [type, content](const receiver::HttpRequest& r) {
+      if (r.method != "GET" && r.method != "HEAD") return MethodNotAllowed();
+      return receiver::HttpResponse{200,
+                                    std::string(type),
+                                    std::string(content),
+                                    {{"Content-Security-Policy", std::string(kStatusPagePolicy)},
+                                     {"X-Content-Type-Options", "nosniff"},
+                                     {"Referrer-Policy", "no-referrer"}},
+                                    false};
+    };
+  };
+  (void)admin_->Handle("/", page("text/html; charset=utf-8", StatusPageHtml()));
+  (void)admin_->Handle("/status.js", page("text/javascript; charset=utf-8", StatusPageScript()));
   (void)admin_->Handle("/healthz", [](const receiver::HttpRequest&) {
     return receiver::HttpResponse{200, "text/plain; charset=utf-8", "ok\n", {}, false};
   });
@@ -361,7 +371,8 @@ receiver::HttpResponse Tap::HandleMetrics(const receiver::HttpRequest& request) 
 std::optional<receiver::HttpResponse> Tap::RefuseTraceApiRequest(
     const receiver::HttpRequest& request) {
   if (request.method != "GET") {
-    return receiver::HttpResponse{405, "text/plain; charset=utf-8", "use GET\n", {}, false};
+    return receiver::HttpResponse{405, "text/plain; charset=utf-8", "use GET\n", {{"Allow", "GET"}},
+                                  false};
   }
   if (!Authorized(request)) {
     return receiver::HttpResponse{401,
@@ -402,10 +413,11 @@ receiver::HttpResponse Tap::HandleExamples(const receiver::HttpRequest& request)
   bool malformed = false;
   const std::optional<std::string> service = QueryParam(request.query, "service", &malformed);
   if (malformed) return text(400, "service= is not a valid percent-encoded value\n");
-  std::optional<Finding> finding;
-  if (auto name = QueryParam(request.query, "finding")) {
-    finding = ParseFinding(*name);
-    if (!finding) {
+  ExampleQuery query;
+  if (service) query.service = *service;  // a view: `service` outlives the query
+  if (auto name = QueryParam(request.query, "finding", &malformed)) {
+    query.finding = ParseFinding(*name);
+    if (!query.finding) {
       std::string known;
       for (int f = 0; f < kNumFindings; ++f) {
         known += (f ? ", " : "") + std::string(FindingName(static_cast<Finding>(f)));
@@ -413,12 +425,21 @@ receiver::HttpResponse Tap::HandleExamples(const receiver::HttpRequest& request)
       return text(400, "unknown finding \"" + *name + "\"; known: " + known + "\n");
     }
   }
-  std::vector<FindingExample> examples = engine_->RecentExamples(service.value_or(""));
-  if (finding) {
-    std::erase_if(examples, [&](const FindingExample& x) { return x.finding != *finding; });
+  if (malformed) return text(400, "finding= is not a valid percent-encoded value\n");
+  // Bounded answers: the admin listener also serves /metrics and the probes.
+  query.limit = kDefaultExampleLimit;
+  if (auto limit = QueryParam(request.query, "limit", &malformed)) {
+    uint64_t n = 0;
+    if (!absl::SimpleAtoi(*limit, &n) || n == 0 || n > kMaxExampleLimit) {
+      return text(400, "limit= must be a whole number in [1, " + std::to_string(kMaxExampleLimit) +
+                           "]\n");
+    }
+    query.limit = n;
   }
+  if (malformed) return text(400, "limit= is not a valid percent-encoded value\n");
   return {200, "application/json",
-          RenderExamplesJson(examples, engine_->options().clock->Now()), {}, false};
+          RenderExamplesJson(engine_->RecentExamples(query), engine_->options().clock->Now()),
+          {{"Cache-Control", "no-store"}}, false};
 }
 
 receiver::HttpResponse Tap::HandleTrace(const receiver::HttpRequest& request) {

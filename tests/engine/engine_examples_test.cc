@@ -75,7 +75,8 @@ class ExamplesTest : public ::testing::Test {
 
   std::vector<std::string> Examples(std::string_view service = {}) {
     std::vector<std::string> out;
-    for (const FindingExample& x : engine().RecentExamples(service)) out.push_back(Show(x, start_));
+    for (const FindingExample& x : engine().RecentExamples({.service = service}))
+      out.push_back(Show(x, start_));
     return out;
   }
 
@@ -196,6 +197,60 @@ TEST_F(ExamplesTest, SeriesBoundIsCountedNotExceeded) {
   EXPECT_EQ(snap.stats.example_series, 2u);
   EXPECT_EQ(snap.stats.example_series_overflow, 2u);
   EXPECT_EQ(snap.Find("c")->total.orphan_spans(), 2u) << "counting never depends on examples";
+}
+
+TEST_F(ExamplesTest, SeriesBoundIsEngineWideWhateverTheStripes) {
+  options_.shards = 8;
+  options_.max_example_series = 4;
+  // Four busy series, their traces spread over every stripe.
+  const char* services[] = {"a", "b", "c", "d"};
+  for (int i = 1; i <= 400; ++i) Ingest({Span(T(i), 1, 0, services[i % 4], SpanKind::kServer)});
+  Snapshot snap = engine().Collect();
+  EXPECT_EQ(snap.stats.example_series, 4u);
+  EXPECT_EQ(snap.stats.example_series_overflow, 0u);
+  EXPECT_EQ(Examples().size(), 12u);  // 4 series x 3
+  Ingest({Span(T(401), 1, 0, "e", SpanKind::kServer), Span(T(402), 1, 0, "e", SpanKind::kServer)});
+  snap = engine().Collect();
+  EXPECT_EQ(snap.stats.example_series, 4u);
+  EXPECT_EQ(snap.stats.example_series_overflow, 2u);
+  EXPECT_TRUE(Examples("e").empty());
+}
+
+TEST_F(ExamplesTest, ChildrenOfOneMissingParentAreOneExample) {
+  Ingest({Span(T(1), 1, 0, "gateway", SpanKind::kServer),
+          Span(T(1), 3, 2, "worker", SpanKind::kInternal),
+          Span(T(1), 4, 2, "worker", SpanKind::kInternal),
+          Span(T(1), 5, 2, "worker", SpanKind::kInternal)});  // parent 2 never comes
+  clock_.Advance(seconds(30));
+  EXPECT_EQ(Examples(), (std::vector<std::string>{"worker broken_parent unspecified 0001 0002 @30"}));
+  EXPECT_EQ(engine().Collect().Find("worker")->total.broken_parents, 3u);
+}
+
+TEST_F(ExamplesTest, ServicesPastTheCapShareTheOverflowSeries) {
+  options_.max_services = 1;  // "a" is tracked; "b" and a service that calls
+  options_.examples_per_finding = 2;  // itself "__overflow__" share the bucket
+  engine();
+  for (int i = 1; i <= 6; ++i) {
+    const char* service = i % 3 == 0 ? "b" : (i % 3 == 1 ? "a" : "__overflow__");
+    Ingest({Span(T(i), 1, 0, service, SpanKind::kServer)});
+    clock_.Advance(seconds(1));
+  }
+  EXPECT_EQ(Examples(), (std::vector<std::string>{
+                            "__overflow__ orphan server 0006 0001 @5",
+                            "__overflow__ orphan server 0005 0001 @4",
+                            "a orphan server 0004 0001 @3",
+                            "a orphan server 0001 0001 @0",
+                        }));
+}
+
+TEST_F(ExamplesTest, QueryNarrowsByFindingAndLimit) {
+  Ingest({Span(T(1), 1, 0, "worker", SpanKind::kServer), Span(T(2), 1, 0, "worker", SpanKind::kServer),
+          Span(T(3), 3, 2, "worker", SpanKind::kInternal)});
+  clock_.Advance(seconds(30));
+  EXPECT_EQ(engine().RecentExamples({.finding = Finding::kBrokenParent}).size(), 1u);
+  EXPECT_EQ(engine().RecentExamples({.finding = Finding::kOrphan}).size(), 2u);
+  EXPECT_EQ(engine().RecentExamples({.limit = 2}).size(), 2u);
+  EXPECT_EQ(engine().RecentExamples().size(), 3u);
 }
 
 TEST_F(ExamplesTest, ZeroPerFindingTurnsExamplesOff) {

@@ -20,6 +20,7 @@ const ROOT = path.resolve(__dirname, "../..");
 const BIN = process.env.PROPWATCH_BIN || path.join(ROOT, "build/exporter/tap/propwatch");
 const SCREENSHOT = process.env.PROPWATCH_SCREENSHOT || path.join(ROOT, "docs/images/status_page.png");
 const FILLER_SERVICES = 1000;
+const HOSTILE = `<img src=x onerror="window.__pwned=1">"'&`;
 
 // --- the tap -------------------------------------------------------------------
 
@@ -98,7 +99,10 @@ function scenario() {
     span(6, 62, 61, "POST /orders", 2, { "http.request.header.traceparent": "00-not-a-traceparent" }),
   ];
   const consumer = [span(4, 41, 0, "orders process", 5)];
-  const out = [resource("gateway", gateway), resource("worker", worker), resource("consumer", consumer)];
+  // A name from the wire that would run script if it were ever parsed as HTML.
+  const hostile = [span(7, 71, 0, "<b>x</b>", 2)];
+  const out = [resource("gateway", gateway), resource("worker", worker), resource("consumer", consumer),
+               resource(HOSTILE, hostile)];
   for (let g = 0; g < 10; g++) {
     out.push(resource("gateway", [span(100 + g, 1000 + g, 0, "GET /batch", 2)]));
   }
@@ -141,7 +145,13 @@ async function openPage(tap) {
 
 const rowCells = (page, service) => page.$$eval(`#services tr[data-service="${service}"] td`,
   (tds) => Object.fromEntries(tds.map((td) => [td.dataset.col, td.textContent])));
-const serviceOrder = (page) => page.$$eval("#services tbody tr", (trs) => trs.map((tr) => tr.dataset.service));
+const serviceOrder = (page) =>
+  page.$$eval("#services tbody tr[data-service]", (trs) => trs.map((tr) => tr.dataset.service));
+// The filter applies 150 ms after the last keystroke.
+async function filter(page, text, shown) {
+  await page.fill("#filter", text);
+  await page.waitForFunction((want) => document.querySelector("#shown").textContent === want, shown);
+}
 
 test("the status page shows the scenario, sorts, filters and opens examples", async () => {
   const tap = await startTap();
@@ -152,10 +162,20 @@ test("the status page shows the scenario, sorts, filters and opens examples", as
     const { page, problems } = await openPage(tap);
     await page.waitForSelector('#examples tr[data-finding="broken_parent"]', { timeout: 15000 });
 
-    assert.match(await page.textContent("#summary"), /^1003 services, 2 over 5 % orphans, 0 live traces$/);
-    assert.equal(await page.textContent("#shown"), "1003 services");
-    // Default order: orphan rate, highest first.
-    assert.deepEqual((await serviceOrder(page)).slice(0, 2), ["consumer", "worker"]);
+    assert.match(await page.textContent("#summary"), /^1004 services, 3 over 5 % orphans, 0 live traces$/);
+    assert.equal(await page.textContent("#shown"), "1004 services");
+    // Default order: orphan rate, highest first (name breaks the tie).
+    const byName = (names) => page.evaluate((n) => n.sort((a, b) => a.localeCompare(b)), names);
+    assert.deepEqual((await serviceOrder(page)).slice(0, 3), [...await byName([HOSTILE, "consumer"]), "worker"]);
+    // At most 500 rows are drawn; the filter reaches the rest.
+    assert.equal((await serviceOrder(page)).length, 500);
+    assert.equal(await page.textContent("#services tr.more"), "504 more: refine the filter");
+    // Names from the wire are text, never markup.
+    assert.deepEqual(await page.$$eval("#services tbody tr[data-service]", (trs, name) =>
+      trs.filter((tr) => tr.dataset.service === name).map((tr) => tr.querySelector("td").textContent), HOSTILE),
+      [HOSTILE]);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    assert.equal(await page.$$eval("#services img", (imgs) => imgs.length), 0);
     const worker = await rowCells(page, "worker");
     // Rates are window counts over the seconds the window covers so far.
     assert.ok(Number(worker.spansPerSecond) > 0, worker.spansPerSecond);
@@ -178,20 +198,20 @@ test("the status page shows the scenario, sorts, filters and opens examples", as
 
     // Sorting by name, then back; the filter over a thousand services.
     await page.click('th[data-sort="service"]');
-    assert.deepEqual((await serviceOrder(page)).slice(0, 3), ["consumer", "gateway", "svc-0000"]);
-    assert.equal((await serviceOrder(page)).at(-1), "worker");
+    assert.deepEqual((await serviceOrder(page)).slice(0, 3), await byName([HOSTILE, "consumer", "gateway"]));
     await page.click('th[data-sort="service"]');
     assert.equal((await serviceOrder(page))[0], "worker");
-    await page.fill("#filter", "svc-05");
-    assert.equal(await page.textContent("#shown"), "100 of 1003 services match");
+    await filter(page, "svc-05", "100 of 1004 services match");
     assert.equal((await serviceOrder(page)).length, 100);
-    await page.fill("#filter", "");
+    assert.equal(await page.$$eval("#services tr.more", (trs) => trs.length), 0);
+    await filter(page, "", "1004 services");
 
     // Every finding of the scenario has its example, linked to its trace.
     const examples = await page.$$eval("#examples tbody tr", (trs) =>
       trs.map((tr) => [...tr.querySelectorAll("td")].slice(0, 3).map((td) => td.textContent).join("|") +
                       "|" + tr.dataset.trace).sort());
     assert.deepEqual(examples, [
+      `${HOSTILE}|orphan|server|${T(7)}`,
       `consumer|orphan|consumer|${T(4)}`,
       `gateway|unpaired outbound|client|${T(2)}`,
       `worker|broken parent||${T(5)}`,
@@ -205,10 +225,14 @@ test("the status page shows the scenario, sorts, filters and opens examples", as
                  `trace ${T(5)}: 1 spans, 1 root(s), 1 unresolved parent(s), 0.5 ms`);
     assert.match(await page.textContent(`#trace-panel .span-line[data-span="${S(52)}"]`),
                  new RegExp(`^- worker "process order" internal unset 0\\.5ms \\(parent ${S(51)} missing\\)$`));
+    // The broken-parent example names the missing parent: its child is marked.
+    assert.equal(await page.getAttribute(`#trace-panel .span-line[data-span="${S(52)}"]`, "class"),
+                 "span-line example");
+    assert.match(await page.evaluate(() => location.hash), new RegExp(`^#trace=${T(5)}$`));
 
     // The screenshot in docs/ is this run's page, problems first.
     await page.click('th[data-sort="orphanRate"]');
-    assert.deepEqual((await serviceOrder(page)).slice(0, 2), ["consumer", "worker"]);
+    assert.equal((await serviceOrder(page))[2], "worker");
     await page.click(`#examples tr[data-finding="orphan"][data-trace="${T(3)}"] a.trace`);
     await page.waitForSelector(`#trace-panel .span-line[data-span="${S(31)}"]`);
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });

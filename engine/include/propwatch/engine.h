@@ -95,11 +95,11 @@ class PROPWATCH_EXPORT Engine {
   Snapshot Collect();
 
   // The kept finding examples (EngineOptions::examples_per_finding): for
-  // each series (service, finding, span kind) its most recent occurrences
-  // over all stripes, at most examples_per_finding, newest first. Sorted by
-  // service, finding, span kind, then time (newest first) and trace id. An
-  // empty `service` means every service. O(examples kept x log).
-  std::vector<FindingExample> RecentExamples(std::string_view service = {});
+  // each series (service, finding, span kind) its most recent occurrences,
+  // at most examples_per_finding, newest first. Sorted by service, finding,
+  // span kind, then time (newest first) and trace id. `query` narrows it
+  // (ExampleQuery). O(examples kept x log).
+  std::vector<FindingExample> RecentExamples(const ExampleQuery& query = {});
 
   // The options it was created with (options().clock is the clock in use).
   const EngineOptions& options() const;

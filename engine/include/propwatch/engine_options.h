@@ -85,10 +85,10 @@ struct PROPWATCH_EXPORT EngineOptions {
   // Finding examples (docs/semantics.md "Examples"): for each series
   // (service, finding, span kind) the trace ids of the last
   // `examples_per_finding` occurrences (0 turns examples off; at most 64).
-  // `max_example_series` bounds the series held, split over the stripes like
-  // max_traces; a finding of a new series past a stripe's share is not kept
+  // `max_example_series` bounds the series held by the whole engine; a
+  // finding of a new series past it is not kept
   // (EngineStats::example_series_overflow). Memory: at most
-  // max_example_series x examples_per_finding x 32 bytes plus an index.
+  // max_example_series x (examples_per_finding x 32 + ~40) bytes.
   uint32_t examples_per_finding = 5;
   uint32_t max_example_series = 16'384;
   // Where time comes from; nullptr means SystemClock::Default(). Borrowed:

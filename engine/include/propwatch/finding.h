@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,7 +19,8 @@
 namespace propwatch {
 
 // What an example shows. Each is counted by a ServiceCounters field; an
-// example is kept whenever that counter is incremented.
+// example is kept whenever that counter is incremented (invalid
+// traceparents: once per span, however many of its headers were invalid).
 enum class Finding : uint8_t {
   kOrphan = 0,          // an orphan root span (per span kind: span_kind)
   kBrokenParent,        // a span whose parent never arrived (span_id: the missing parent)
@@ -47,6 +49,13 @@ struct FindingExample {
   // invalid traceparent) or when the trace was finalized (broken parent,
   // unpaired outbound).
   Timestamp seen;
+};
+
+// Which examples Engine::RecentExamples returns.
+struct ExampleQuery {
+  std::string_view service;        // exact name; empty: every service
+  std::optional<Finding> finding;  // empty: every finding
+  size_t limit = SIZE_MAX;         // at most this many, the first in the sort order
 };
 
 }  // namespace propwatch

@@ -90,9 +90,9 @@ struct EngineStats {
   uint64_t rebalances = 0;  // windows opened by Engine::BeginRebalance()
   uint64_t spans_overflow_service = 0;      // spans counted under kOverflowService
   uint64_t outbound_overflow_destination = 0;  // outbound spans under the overflow destination
-  // Finding examples (EngineOptions::max_example_series): series held over
-  // all stripes (gauge), and findings not kept because a stripe's share of
-  // series was full (counter).
+  // Finding examples (EngineOptions::max_example_series): series held
+  // (gauge), and findings not kept because max_example_series was reached
+  // (counter).
   uint64_t example_series = 0;
   uint64_t example_series_overflow = 0;
 };

@@ -46,6 +46,22 @@ std::pair<int, std::string> Post(int port, std::string_view target, std::string_
   return {static_cast<int>(res.result_int()), res.body()};
 }
 
+// GET or HEAD via Beast, for the response headers.
+http::response<http::string_body> Fetch(int port, std::string_view target,
+                                        http::verb verb = http::verb::get) {
+  boost::asio::io_context io;
+  boost::beast::tcp_stream stream(io);
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::empty_body> req(verb, std::string(target), 11);
+  req.set(http::field::host, "127.0.0.1");
+  http::write(stream, req);
+  boost::beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.skip(verb == http::verb::head);
+  http::read(stream, buffer, parser);
+  return parser.release();
+}
+
 class TapTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -142,13 +158,17 @@ TEST_F(TapTest, ExamplesApiLinksFindingsToTraces) {
   EXPECT_EQ(HttpGet(admin_, "/api/v1/examples?service=gateway")->body, "{\"examples\":[]}\n");
   EXPECT_EQ(HttpGet(admin_, "/api/v1/examples?finding=broken_parent&service=worker")->body,
             "{\"examples\":[]}\n");
-  EXPECT_NE(HttpGet(admin_, "/api/v1/examples?service=wor%6Ber&finding=orphan")->body.find(
-                "4bf92f3577b34da6a3ce929d0e0e4736"),
-            std::string::npos);
+  const std::string decoded = HttpGet(admin_, "/api/v1/examples?service=wor%6Ber&finding=orphan")->body;
+  EXPECT_NE(decoded.find("4bf92f3577b34da6a3ce929d0e0e4736"), std::string::npos) << decoded;
   auto bad = HttpGet(admin_, "/api/v1/examples?finding=orphans");
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("known: orphan, broken_parent"), std::string::npos) << bad->body;
   EXPECT_EQ(HttpGet(admin_, "/api/v1/examples?service=%zz")->status, 400);
+  EXPECT_EQ(HttpGet(admin_, "/api/v1/examples?finding=%zz")->status, 400);
+  EXPECT_EQ(HttpGet(admin_, "/api/v1/examples?finding=orphan%")->status, 400);
+  EXPECT_EQ(HttpGet(admin_, "/api/v1/examples?limit=0")->status, 400);
+  EXPECT_EQ(HttpGet(admin_, "/api/v1/examples?limit=100001")->status, 400);
+  EXPECT_EQ(HttpGet(admin_, "/api/v1/examples?limit=1")->body, all->body);
 }
 
 TEST_F(TapTest, StatusPageAndStatusJson) {
@@ -179,6 +199,42 @@ TEST_F(TapTest, StatusPageAndStatusJson) {
             std::string::npos)
       << json;
   EXPECT_EQ(HttpGet(admin_, "/api/v1/statusx")->status, 404);
+}
+
+TEST_F(TapTest, StatusPageHeadersForbidOtherOriginsAndHeadHasNoBody) {
+  const auto page = Fetch(tap_->admin_port(), "/");
+  EXPECT_EQ(page.result_int(), 200u);
+  const std::string csp(page["Content-Security-Policy"]);
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("script-src 'self';"), std::string::npos) << "scripts from this listener only: " << csp;
+  const auto script = Fetch(tap_->admin_port(), "/status.js");
+  EXPECT_EQ(script.result_int(), 200u);
+  EXPECT_EQ(std::string(script[http::field::content_type]), "text/javascript; charset=utf-8");
+  EXPECT_NE(script.body().find("/api/v1/status"), std::string::npos);
+
+  // HEAD then GET on one connection: the HEAD answer has the GET answer's
+  // length and no body, so the next answer is read as itself.
+  boost::asio::io_context io;
+  boost::beast::tcp_stream stream(io);
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                tap_->admin_port()));
+  const std::string two = "HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  boost::asio::write(stream.socket(), boost::asio::buffer(two));
+  boost::beast::flat_buffer buffer;
+  http::response_parser<http::string_body> head;
+  head.skip(true);
+  http::read(stream, buffer, head);
+  EXPECT_EQ(head.get().result_int(), 200u);
+  EXPECT_EQ(std::string(head.get()[http::field::content_length]), std::to_string(page.body().size()));
+  http::response<http::string_body> next;
+  http::read(stream, buffer, next);
+  EXPECT_EQ(next.body(), "ok\n");
+
+  const auto examples = Fetch(tap_->admin_port(), "/api/v1/examples", http::verb::post);
+  EXPECT_EQ(examples.result_int(), 405u);
+  EXPECT_EQ(std::string(examples[http::field::allow]), "GET");
+  EXPECT_EQ(std::string(Fetch(tap_->admin_port(), "/api/v1/status")[http::field::cache_control]),
+            "no-store");
 }
 
 TEST(ExamplesApiTest, QueryParamDecodesAndTellsAbsentFromMalformed) {
