@@ -67,6 +67,16 @@ def check_phase(name: str, phase: dict) -> None:
     check(phase["distinct_trace_ids"] == want_ids,
           f"{name}: distinct trace ids = {phase['distinct_trace_ids']} (expected {want_ids})")
     check(phase["capacity_evictions"] == 0, f"{name}: no capacity evictions")
+    # The worker captures inbound traceparent headers: one valid header per
+    # request exactly when the gateway's client injects it, and the worker's
+    # server instrumentation always uses it (no extraction failure).
+    w = s["worker"]
+    want_tp = n if "http" in fixes else 0
+    check(w["traceparents_valid"] == want_tp and w["traceparents_invalid"] == 0,
+          f"{name}: worker captured {w['traceparents_valid']} valid / {w['traceparents_invalid']} invalid "
+          f"traceparents (expected {want_tp} / 0)")
+    failures = {svc: s[svc]["extraction_failures"] for svc in s}
+    check(not any(failures.values()), f"{name}: no extraction failures {failures}")
 
 
 def check_tail_sampling(t: dict) -> None:

@@ -167,7 +167,14 @@ def make_server(host: str, port: int, worker_url: str, client: WorkerClient,
         def _server_span(self, url: urllib.parse.SplitResult, route: str, attributes: dict):
             """The SERVER span of a traced route, continuing the incoming
             context (the driver sends none, so it is a root: the gateway is
-            the entry point of the request)."""
+            the entry point of the request). An inbound traceparent is kept
+            as http.request.header.traceparent, so propwatch can validate it
+            (docs/capturing-traceparent.md); the instrumentations' own
+            switch for it (OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST)
+            does not apply to a span made by hand."""
+            captured = self.headers.get_all("traceparent") or []
+            if captured:
+                attributes = {**attributes, "http.request.header.traceparent": tuple(captured)}
             return tracer.start_as_current_span(
                 f"GET {route}", context=extract(self.headers), kind=SpanKind.SERVER,
                 attributes={

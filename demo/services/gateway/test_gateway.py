@@ -81,7 +81,7 @@ def run_batch(tracing, fixes: str, query: str, worker_status: int = 202):
     return status, reply, worker.received, spans
 
 
-def run_get(tracing, fixes: str, path: str, worker_status: int):
+def run_get(tracing, fixes: str, path: str, worker_status: int, headers: dict | None = None):
     """GET `path` from a gateway in front of a fake worker, then /healthz."""
     provider, exporter = tracing
     exporter.clear()
@@ -93,7 +93,8 @@ def run_get(tracing, fixes: str, path: str, worker_status: int):
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         try:
-            with urllib.request.urlopen(f"{base}{path}", timeout=10) as resp:
+            request = urllib.request.Request(f"{base}{path}", headers=headers or {})
+            with urllib.request.urlopen(request, timeout=10) as resp:
                 status, reply = resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as err:
             status, reply = err.code, json.loads(err.read())
@@ -262,3 +263,14 @@ def test_batch_worker_refusal_is_502(tracing, fixes, worker_status):
     server = only(spans, SpanKind.SERVER)
     assert server.status.status_code.name == "ERROR"
     assert reply["trace_id"] == format(server.context.trace_id, "032x")
+
+
+def test_server_span_captures_an_inbound_traceparent(tracing):
+    tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    _, reply, _, spans = run_get(tracing, "all", "/checkout?order=o-1", 202, {"traceparent": tp})
+    server = only(spans, SpanKind.SERVER)
+    assert server.attributes["http.request.header.traceparent"] == (tp,)
+    # It also continued the caller's trace.
+    assert reply["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+    _, _, _, spans = run_get(tracing, "all", "/checkout?order=o-2", 202)
+    assert "http.request.header.traceparent" not in only(spans, SpanKind.SERVER).attributes

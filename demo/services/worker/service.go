@@ -125,7 +125,7 @@ func NewWorker(o Options) *Worker {
 func (w *Worker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	traced := func(h http.HandlerFunc, name string) http.Handler {
-		return otelhttp.NewHandler(h, name,
+		return otelhttp.NewHandler(captureTraceparent(h), name,
 			otelhttp.WithTracerProvider(w.tp),
 			otelhttp.WithPropagators(w.prop),
 			otelhttp.WithSpanNameFormatter(func(op string, _ *http.Request) string { return op }),
@@ -138,6 +138,22 @@ func (w *Worker) Handler() http.Handler {
 		io.WriteString(rw, "ok\n")
 	})
 	return mux
+}
+
+// captureTraceparent records the inbound traceparent header values on the
+// SERVER span as http.request.header.traceparent (the HTTP semantic
+// conventions' header attribute), so propwatch can validate them and tell a
+// header that arrived but was not extracted (docs/capturing-traceparent.md).
+// otelhttp has no option for it; it runs inside otelhttp's handler, where the
+// request context holds the SERVER span.
+func captureTraceparent(h http.HandlerFunc) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		if values := r.Header.Values("traceparent"); len(values) > 0 {
+			trace.SpanFromContext(r.Context()).SetAttributes(
+				attribute.StringSlice("http.request.header.traceparent", values))
+		}
+		h(rw, r)
+	}
 }
 
 type orderBody struct {

@@ -784,3 +784,30 @@ func TestDrainAbortsBatchJobs(t *testing.T) {
 		t.Fatalf("batch after drain: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// The SERVER span carries the inbound traceparent as
+// http.request.header.traceparent (string array), so propwatch can validate
+// it; a request without the header gets no attribute.
+func TestServerSpanCapturesTraceparent(t *testing.T) {
+	for _, withParent := range []bool{true, false} {
+		h := newHarness(t, Fixes{Async: true}, nil, 0, 0)
+		if resp := h.post(`{"order": "o-1"}`, withParent); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("POST /orders: status %d", resp.StatusCode)
+		}
+		h.drain()
+		var got []string
+		found := false
+		for _, kv := range h.span("POST /orders").Attributes() {
+			if kv.Key == "http.request.header.traceparent" {
+				found, got = true, kv.Value.AsStringSlice()
+			}
+		}
+		want := "00-" + upstream.TraceID().String() + "-" + upstream.SpanID().String() + "-01"
+		if withParent && (!found || len(got) != 1 || got[0] != want) {
+			t.Fatalf("with a parent: captured %v (found %v), want [%s]", got, found, want)
+		}
+		if !withParent && found {
+			t.Fatalf("without a traceparent header the span has the attribute: %v", got)
+		}
+	}
+}
