@@ -465,6 +465,23 @@ def checkout(d: Demo, order: str, extra: str = "") -> tuple[int, str]:
         raise DemoError(f"request {order}: gateway answered {status}: {body[:200]}") from None
 
 
+def sampled_metrics(admin: str):
+    """A sampled tap's /metrics."""
+    return parse_metrics(http_get(f"http://{admin}/metrics")[1])
+
+
+def sampler_check(d: Demo, admins: dict[str, str]) -> dict:
+    """`propwatch sampler-check --json`: the main tap's trace store (every
+    span) against the sampled taps' stores; every kept trace must be whole
+    and on one instance. Exit 1 (a finding) is a result, not an error."""
+    check = subprocess.run([d.args.propwatch, "sampler-check", f"--pre={d.admin()}",
+                            f"--post={','.join(admins.values())}", "--json"],
+                           capture_output=True, text=True, timeout=60)
+    if check.returncode not in (0, 1):
+        raise DemoError(f"propwatch sampler-check exit {check.returncode}: {check.stdout}{check.stderr}")
+    return json.loads(check.stdout)
+
+
 def run_tail_sampling(d: Demo, results: dict) -> None:
     """All fixed, many normal requests plus one failing and one slow one,
     through tier 1's load_balancing exporter (routing_key: traceID) to two
@@ -478,7 +495,7 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
     admins = {i: sampled_admin(d, i) for i in TAIL_INSTANCES}
 
     def sampled_span_total():
-        return sum(metric_sum(parse_metrics(http_get(f"http://{adm}/metrics")[1]), "propwatch_spans_total")
+        return sum(metric_sum(sampled_metrics(adm), "propwatch_spans_total")
                    for adm in admins.values())
 
     before = read_metrics(d)
@@ -541,14 +558,7 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
     error_found, slow_found = lookup(error_id), lookup(slow_id)
     all_found = normal_found + [error_found, slow_found]
     per_instance = {i: sum(1 for f in all_found if i in f) for i in TAIL_INSTANCES}
-    # Whole and on one instance: propwatch's own sampler check, comparing the
-    # main tap's trace store (every span) with both sampled taps' stores.
-    check = subprocess.run([a.propwatch, "sampler-check", f"--pre={d.admin()}",
-                            f"--post={','.join(admins.values())}", "--json"],
-                           capture_output=True, text=True, timeout=60)
-    if check.returncode not in (0, 1):
-        raise DemoError(f"propwatch sampler-check exit {check.returncode}: {check.stdout}{check.stderr}")
-    sampler = json.loads(check.stdout)
+    sampler = sampler_check(d, admins)
     kept_normal = sum(1 for f in normal_found if f)
     tier2 = (DEMO / "collector" / "tier2.yaml").read_text()
     # "num_traces: ${env:DEMO_TAIL_NUM_TRACES:-10000}": the default applies here.
@@ -770,7 +780,7 @@ def run_long_variant(d: Demo, name: str, shape: str, wait_s: int, what: str) -> 
     sleep_watching(d, max(0.0, t_job_end + wait_s + 5 - time.monotonic()), watched)
 
     def sampled_quiet() -> bool:
-        now = [parse_metrics(http_get(f"http://{adm}/metrics")[1]) for adm in admins.values()]
+        now = [sampled_metrics(adm) for adm in admins.values()]
         total = sum(metric_sum(m, "propwatch_spans_total") for m in now)
         live = sum(metric_sum(m, "propwatch_traces_tracked", state="live") for m in now)
         quiet = live == 0 and total == sampled_quiet.last
@@ -783,13 +793,8 @@ def run_long_variant(d: Demo, name: str, shape: str, wait_s: int, what: str) -> 
     stop_services(d)
 
     delta = diff(read_metrics(d), before)
-    sampled = {i: parse_metrics(http_get(f"http://{adm}/metrics")[1]) for i, adm in admins.items()}
-    check = subprocess.run([a.propwatch, "sampler-check", f"--pre={d.admin()}",
-                            f"--post={','.join(admins.values())}", "--json"],
-                           capture_output=True, text=True, timeout=60)
-    if check.returncode not in (0, 1):
-        raise DemoError(f"propwatch sampler-check exit {check.returncode}: {check.stdout}{check.stderr}")
-    sampler_check = json.loads(check.stdout)
+    sampled = {i: sampled_metrics(adm) for i, adm in admins.items()}
+    checked = sampler_check(d, admins)
     code, text = http_get(f"http://{d.admin()}/api/v1/traces/{job_trace}")
     if code != 200:
         raise DemoError(f"propwatch trace API answered {code} for the job's trace {job_trace}")
@@ -853,8 +858,8 @@ def run_long_variant(d: Demo, name: str, shape: str, wait_s: int, what: str) -> 
             "job_trace_arrivals": arrivals,
             "job_trace_spans_at_end": path[-1][1] if path else {},
         },
-        "sampler_check": {k: sampler_check[k] for k in ("kept", "whole", "notInPre", "truncated", "passed")},
-        "sampler_check_not_whole": len(sampler_check["missingSpans"]) + len(sampler_check["moreAfterThanBefore"]),
+        "sampler_check": {k: checked[k] for k in ("kept", "whole", "notInPre", "truncated", "passed")},
+        "sampler_check_not_whole": len(checked["missingSpans"]) + len(checked["moreAfterThanBefore"]),
         "memory": {
             "rss_mib_at_job_start": round(total(at_start, "rss_mib"), 1),
             "rss_mib_median_during_job": round(median([total(v, "rss_mib") for v in during]), 1),

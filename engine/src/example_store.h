@@ -90,10 +90,6 @@ class ExampleStore {
 
   uint64_t series() const { return series_.load(std::memory_order_relaxed); }
   uint64_t overflow() const { return overflow_.load(std::memory_order_relaxed); }
-  uint64_t bytes() const {
-    return series() * (per_series_ * sizeof(Entry) + sizeof(Series) +
-                       sizeof(std::pair<uint32_t, Series*>) + 1);
-  }
 
  private:
   static constexpr size_t kPartitions = 16;

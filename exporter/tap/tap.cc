@@ -43,6 +43,12 @@ int64_t ModifiedNanos(const std::string& path) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
+// The admin routes that serve GET (and HEAD) only.
+receiver::HttpResponse MethodNotAllowed() {
+  return receiver::HttpResponse{405, "text/plain; charset=utf-8", "use GET\n",
+                                {{"Allow", "GET, HEAD"}}, false};
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tap>> Tap::Create(const TapConfig& config, const Clock* clock) {
@@ -131,15 +137,6 @@ absl::StatusOr<receiver::TlsFiles> Tap::PublishGrpcTls() {
   }
   return files;
 }
-
-namespace {
-
-receiver::HttpResponse MethodNotAllowed() {
-  return receiver::HttpResponse{405, "text/plain; charset=utf-8", "use GET\n",
-                                {{"Allow", "GET, HEAD"}}, false};
-}
-
-}  // namespace
 
 absl::Status Tap::Start() {
   if (started_) return absl::FailedPreconditionError("tap already started");
@@ -363,7 +360,7 @@ std::string Tap::RenderMetrics() {
 
 receiver::HttpResponse Tap::HandleMetrics(const receiver::HttpRequest& request) {
   if (request.method != "GET" && request.method != "HEAD") {
-    return {405, "text/plain; charset=utf-8", "use GET\n", {{"Allow", "GET, HEAD"}}, false};
+    return MethodNotAllowed();
   }
   return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(), {}, false};
 }

@@ -2,6 +2,7 @@
 // fool it. Time only moves through ManualClock; nothing sleeps. Every
 // expectation is an exact number.
 #include "propwatch/engine.h"
+#include "test_spans.h"
 
 #include <limits>
 #include <string>
@@ -12,31 +13,9 @@
 namespace propwatch {
 namespace {
 
-TraceId T(int n) {
-  TraceId id;
-  id.bytes[0] = 0xab;
-  id.bytes[14] = static_cast<uint8_t>(n >> 8);
-  id.bytes[15] = static_cast<uint8_t>(n);
-  return id;
-}
-
-SpanId S(int n) {
-  SpanId id;
-  id.bytes[6] = static_cast<uint8_t>(n >> 8);
-  id.bytes[7] = static_cast<uint8_t>(n);
-  return id;
-}
-
-SpanRecord Span(TraceId trace, int span, int parent, std::string_view service,
-                SpanKind kind = SpanKind::kServer) {
-  SpanRecord r;
-  r.trace_id = trace;
-  r.span_id = S(span);
-  if (parent != 0) r.parent_span_id = S(parent);
-  r.service_name = service;
-  r.kind = kind;
-  return r;
-}
+using test_spans::S;
+using test_spans::Span;
+using test_spans::T;
 
 class EngineTest : public ::testing::Test {
  protected:

@@ -120,6 +120,17 @@ async function send(tap, body) {
   assert.equal(res.status, 200, await res.text());
 }
 
+// Polls the tap's examples until one of `finding` is there (10 s at most).
+async function waitForExample(tap, finding) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const res = await fetch(`${tap.base}/api/v1/examples?finding=${finding}`);
+    if ((await res.json()).examples.length > 0) return;
+    if (Date.now() > deadline) throw new Error(`no ${finding} example after 10 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 // --- the browser ---------------------------------------------------------------
 
 let browser;
@@ -157,8 +168,8 @@ test("the status page shows the scenario, sorts, filters and opens examples", as
   const tap = await startTap();
   try {
     await send(tap, scenario());
-    // Idle timeout 1 s: traces are judged within ~2 s (the tap advances every second).
-    await new Promise((r) => setTimeout(r, 2500));
+    // Idle timeout 1 s: the broken parent is judged once its trace goes idle.
+    await waitForExample(tap, "broken_parent");
     const { page, problems } = await openPage(tap);
     await page.waitForSelector('#examples tr[data-finding="broken_parent"]', { timeout: 15000 });
 
