@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "edge_matcher.h"
 #include "mutex.h"
 #include "glob.h"
 #include "name_registry.h"
@@ -93,6 +94,8 @@ class EngineImpl {
                   }),
         destinations_(options.max_destinations),
         examples_(options.max_example_series, options.examples_per_finding),
+        edges_(options.edge_attribution ? std::make_unique<EdgeMatcher>(EdgeOptions(options))
+                                        : nullptr),
         start_ns_(std::max<int64_t>(0, ToNanos(clock_->Now()))),
         stripe_shift_(64 - std::countr_zero(StripeCount(options))),
         last_now_ns_(start_ns_),
@@ -110,7 +113,7 @@ class EngineImpl {
     for (uint32_t i = 0; i < count; ++i) {
       // Exact shares: they sum to max_traces, and each is >= 1 (count <= max_traces).
       limits.max_traces = options.max_traces / count + (i < options.max_traces % count ? 1 : 0);
-      shards_.push_back(std::make_unique<Shard>(limits, &examples_));
+      shards_.push_back(std::make_unique<Shard>(limits, &examples_, edges_.get()));
     }
     // Creation is the first rebalance: the load balancer may still be
     // switching traces over to this engine.
@@ -119,6 +122,19 @@ class EngineImpl {
   }
 
   const EngineOptions& options() const { return options_; }
+
+  static EdgeMatcher::Options EdgeOptions(const EngineOptions& options) {
+    EdgeMatcher::Options o;
+    o.skew_ns = options.edge_clock_skew.count();
+    o.max_lag_ns = options.edge_messaging_max_lag.count();
+    o.decision_delay_ns = options.edge_decision_delay > Duration::zero()
+                              ? options.edge_decision_delay.count()
+                              : 2 * options.trace_idle_timeout.count();
+    o.max_candidates = options.max_edge_candidates;
+    o.max_series = options.max_edge_series;
+    o.examples_per_edge = options.examples_per_finding;
+    return o;
+  }
 
   IngestResult Ingest(std::span<const SpanRecord> spans) {
     IngestResult result;
@@ -162,6 +178,7 @@ class EngineImpl {
         if (d->id == NameRegistry::kOverflowId) ++overflow_destinations;
         p.meta.destination = d->id;
       }
+      if (edges_ != nullptr) SetEdgeKeys(span, service, &p.meta);
       p.invalid = -1;
       if (span.trace_id.IsZero()) {
         p.invalid = static_cast<int8_t>(SpanContextError::kTraceIdZero);
@@ -202,6 +219,22 @@ class EngineImpl {
     if (overflow_services) spans_overflow_service_.fetch_add(overflow_services);
     if (overflow_destinations) outbound_overflow_destination_.fetch_add(overflow_destinations);
     return result;
+  }
+
+  // Match keys of the spans broken-edge attribution looks at (edge_matcher.h).
+  static void SetEdgeKeys(const SpanRecord& span, std::string_view service, SpanMeta* meta) {
+    meta->port = 0;
+    meta->peer_key = meta->address_key = meta->destination_key = 0;
+    const bool root = span.IsRoot();
+    if (span.kind == SpanKind::kClient || (root && span.kind == SpanKind::kServer)) {
+      // A client names its callee by peer.service; a server is named by its own service.
+      meta->peer_key = PeerKey(span.kind == SpanKind::kClient ? span.peer_service : service);
+      meta->address_key = AddressKey(span.server_address);
+      if (span.server_port > 0 && span.server_port <= 65535)
+        meta->port = static_cast<uint16_t>(span.server_port);
+    } else if (span.kind == SpanKind::kProducer || (root && span.kind == SpanKind::kConsumer)) {
+      meta->destination_key = DestinationKey(span.messaging_destination);
+    }
   }
 
   void RecordInvalidSpanContext(std::string_view service_name, SpanContextError error,
@@ -252,6 +285,12 @@ class EngineImpl {
     Snapshot snap;
     snap.time = Timestamp(Duration(now));
     snap.window_length = options_.window_length;
+    absl::flat_hash_map<uint64_t, uint64_t> edges, baseline_edges;
+    EdgeMatcher::Stats edge_stats;
+    if (edges_ != nullptr) {
+      edges_->AddCounts(&edges);
+      edge_stats = edges_->GetStats();
+    }
     std::vector<ServiceCounters> baseline;
     uint64_t baseline_distinct = 0;
     {
@@ -260,6 +299,7 @@ class EngineImpl {
       const WindowRing::Sample& sample = window_.Baseline(now, &baseline_ns);
       baseline = sample.services;
       baseline_distinct = sample.distinct_trace_ids;
+      baseline_edges = sample.edges;
       snap.window_covered = Duration(now - baseline_ns);
     }
 
@@ -299,6 +339,28 @@ class EngineImpl {
     std::sort(snap.services.begin(), snap.services.end(),
               [](const ServiceSnapshot& a, const ServiceSnapshot& b) { return a.service < b.service; });
 
+    auto service_name = [&](uint64_t id) -> std::string {
+      if (id == EdgeMatcher::kUnknownCallerId) return std::string(kUnknownCaller);
+      return id < names.size() ? names[id] : std::string(kOverflowService);
+    };
+    for (const auto& [key, total] : edges) {
+      BrokenEdgeCount& e = snap.broken_edges.emplace_back();
+      e.caller_service = service_name(key >> 24);
+      e.callee_service = service_name((key >> 8) & 0xffff);
+      e.boundary = static_cast<EdgeBoundary>(key & 0xff);
+      e.total = total;
+      auto base = baseline_edges.find(key);
+      e.window = total - (base == baseline_edges.end() ? 0 : base->second);
+    }
+    std::sort(snap.broken_edges.begin(), snap.broken_edges.end(),
+              [](const BrokenEdgeCount& a, const BrokenEdgeCount& b) {
+                if (a.window != b.window) return a.window > b.window;
+                if (a.total != b.total) return a.total > b.total;
+                if (a.callee_service != b.callee_service) return a.callee_service < b.callee_service;
+                if (a.caller_service != b.caller_service) return a.caller_service < b.caller_service;
+                return a.boundary < b.boundary;
+              });
+
     stats.services = names.size() - 1;  // the overflow bucket is not a service
     stats.destinations = destination_names.size() - 1;
     stats.distinct_trace_ids = shard_stats.distinct_trace_ids;
@@ -316,6 +378,13 @@ class EngineImpl {
     stats.outbound_overflow_destination = outbound_overflow_destination_.load();
     stats.example_series = examples_.series();
     stats.example_series_overflow = examples_.overflow();
+    stats.edge_orphans_pending = edge_stats.orphans_pending;
+    stats.edge_outbound_candidates = edge_stats.outbound_candidates;
+    stats.edge_series = edge_stats.series;
+    stats.edge_orphans_evicted = edge_stats.orphans_evicted;
+    stats.edge_outbound_evicted = edge_stats.outbound_evicted;
+    stats.edge_series_overflow = edge_stats.series_overflow;
+    stats.tracked_bytes += edge_stats.bytes;
     snap.stats = stats;
     return snap;
   }
@@ -335,7 +404,13 @@ class EngineImpl {
                               static_cast<uint32_t>(kind),
                           e});
     });
-    // Names after the scan: ids only grow, so every id seen has its name.
+    std::vector<std::pair<uint64_t, EdgeMatcher::Example>> edge_examples;
+    if (edges_ != nullptr && (finding == nullptr || *finding == Finding::kBrokenEdge)) {
+      edges_->ForEachExample([&](uint64_t key, const EdgeMatcher::Example& e) {
+        edge_examples.emplace_back(key, e);
+      });
+    }
+    // Names after the scans: ids only grow, so every id seen has its name.
     std::vector<std::string> names;
     std::vector<bool> unused_flags;
     services_.Copy(&names, &unused_flags);
@@ -346,28 +421,17 @@ class EngineImpl {
     if (!service.empty()) {
       std::erase_if(kept, [&](const Kept& k) { return name_of(k.key) != service; });
     }
-    // Series by name (then the full key: two ids can share a name, e.g. a
-    // service that calls itself "__overflow__"), then newest first; the
-    // trace id breaks ties so the order never depends on stripe layout.
-    std::sort(kept.begin(), kept.end(), [&](const Kept& a, const Kept& b) {
-      if (a.key != b.key) {
-        const std::string_view na = name_of(a.key), nb = name_of(b.key);
-        if (na != nb) return na < nb;
-        if ((a.key & 0xffff) != (b.key & 0xffff)) return (a.key & 0xffff) < (b.key & 0xffff);
-        return a.key < b.key;
-      }
-      if (a.entry.seen_ns != b.entry.seen_ns) return a.entry.seen_ns > b.entry.seen_ns;
-      if (a.entry.trace_id.bytes != b.entry.trace_id.bytes)
-        return a.entry.trace_id.bytes < b.entry.trace_id.bytes;
-      return a.entry.span_id < b.entry.span_id;
-    });
     std::vector<FindingExample> out;
     uint32_t run_key = 0, run_length = 0;
+    // Newest first within a series (ExampleStore keys are unique per series).
+    std::sort(kept.begin(), kept.end(), [](const Kept& a, const Kept& b) {
+      if (a.key != b.key) return a.key < b.key;
+      return a.entry.seen_ns > b.entry.seen_ns;
+    });
     for (const Kept& k : kept) {
       run_length = (out.empty() || k.key != run_key) ? 1 : run_length + 1;
       run_key = k.key;
       if (run_length > options_.examples_per_finding) continue;
-      if (out.size() >= limit) break;
       FindingExample& x = out.emplace_back();
       x.service = std::string(name_of(k.key));
       x.finding = static_cast<Finding>((k.key >> 8) & 0xff);
@@ -376,6 +440,41 @@ class EngineImpl {
       std::memcpy(x.span_id.bytes.data(), &k.entry.span_id, 8);
       x.seen = Timestamp(Duration(k.entry.seen_ns));
     }
+    for (const auto& [key, e] : edge_examples) {
+      {
+        const uint64_t callee = (key >> 8) & 0xffff, caller = key >> 24;
+        std::string_view callee_name = callee < names.size() ? std::string_view(names[callee])
+                                                             : kOverflowService;
+        if (!service.empty() && callee_name != service) continue;
+        FindingExample& x = out.emplace_back();
+        x.service = std::string(callee_name);
+        x.finding = Finding::kBrokenEdge;
+        x.span_kind = static_cast<EdgeBoundary>(key & 0xff) == EdgeBoundary::kHttp
+                          ? SpanKind::kServer
+                          : SpanKind::kConsumer;
+        x.trace_id = e.trace_id;
+        std::memcpy(x.span_id.bytes.data(), &e.span_id, 8);
+        x.seen = Timestamp(Duration(e.seen_ns));
+        x.caller_service = caller == EdgeMatcher::kUnknownCallerId
+                               ? std::string(kUnknownCaller)
+                               : std::string(caller < names.size() ? std::string_view(names[caller])
+                                                                   : kOverflowService);
+        x.caller_trace_id = e.caller_trace_id;
+        std::memcpy(x.caller_span_id.bytes.data(), &e.caller_span_id, 8);
+      }
+    }
+    // Series by name (service, finding, kind, caller), then newest first;
+    // the ids break ties so the order never depends on stripe layout.
+    std::sort(out.begin(), out.end(), [](const FindingExample& a, const FindingExample& b) {
+      if (a.service != b.service) return a.service < b.service;
+      if (a.finding != b.finding) return a.finding < b.finding;
+      if (a.span_kind != b.span_kind) return a.span_kind < b.span_kind;
+      if (a.caller_service != b.caller_service) return a.caller_service < b.caller_service;
+      if (a.seen != b.seen) return a.seen > b.seen;
+      if (a.trace_id.bytes != b.trace_id.bytes) return a.trace_id.bytes < b.trace_id.bytes;
+      return a.span_id.bytes < b.span_id.bytes;
+    });
+    if (out.size() > limit) out.resize(limit);
     return out;
   }
 
@@ -428,7 +527,9 @@ class EngineImpl {
         ShardStats shard_stats;
         EngineStats stats;
         Merge(&totals, &unpaired, &shard_stats, &stats);
-        window_.Record(now, totals, shard_stats.distinct_trace_ids);
+        absl::flat_hash_map<uint64_t, uint64_t> edges;
+        if (edges_ != nullptr) edges_->AddCounts(&edges);
+        window_.Record(now, totals, shard_stats.distinct_trace_ids, edges);
         sampled_boundary_.store(window_.BoundaryAt(now), std::memory_order_release);
       }
     }
@@ -436,6 +537,8 @@ class EngineImpl {
       MutexLock lock(&shard->mu);
       shard->Advance(now);
     }
+    // After every stripe: the candidates finalized just now take part.
+    if (edges_ != nullptr) edges_->Decide(now);
   }
 
   void Merge(std::vector<ServiceCounters>* totals,
@@ -453,6 +556,7 @@ class EngineImpl {
   NameRegistry services_;      // internally synchronized
   NameRegistry destinations_;  // internally synchronized
   ExampleStore examples_;      // internally synchronized; after any shard mu
+  std::unique_ptr<EdgeMatcher> edges_;  // null when off; internally synchronized; after any shard mu
   const int64_t start_ns_;
   const int stripe_shift_;  // 64 - log2(stripes)
   std::vector<std::unique_ptr<Shard>> shards_;  // size is a power of two

@@ -38,6 +38,18 @@ Status EngineOptions::Validate() const {
   if (examples_per_finding > 64) return bad("examples_per_finding", "must be in [0, 64]");
   if (max_example_series == 0 || max_example_series > 1'000'000)
     return bad("max_example_series", "must be in [1, 1000000]");
+  if (edge_clock_skew < Duration::zero() || edge_clock_skew > std::chrono::hours(1))
+    return bad("edge_clock_skew", "must be in [0, 1h]");
+  if (edge_messaging_max_lag < Duration::zero() || edge_messaging_max_lag > std::chrono::hours(24))
+    return bad("edge_messaging_max_lag", "must be in [0, 24h]");
+  if (edge_decision_delay != Duration::zero() &&
+      (edge_decision_delay < trace_idle_timeout || edge_decision_delay > std::chrono::hours(24)))
+    return bad("edge_decision_delay",
+               "must be 0 (2 x trace_idle_timeout) or in [trace_idle_timeout, 24h]");
+  if (max_edge_candidates == 0 || max_edge_candidates > 10'000'000)
+    return bad("max_edge_candidates", "must be in [1, 10000000]");
+  if (max_edge_series == 0 || max_edge_series > 1'000'000)
+    return bad("max_edge_series", "must be in [1, 1000000]");
   if (shards > 1024) return bad("shards", "must be at most 1024");
   if (shards != 0 && !std::has_single_bit(shards)) {
     return bad("shards", "must be 0 (automatic) or a power of two (1, 2, 4, ... 1024); got " +

@@ -9,6 +9,7 @@ std::string_view FindingName(Finding finding) {
     case Finding::kUnpairedOutbound: return "unpaired_outbound";
     case Finding::kExtractionFailure: return "extraction_failure";
     case Finding::kInvalidTraceparent: return "invalid_traceparent";
+    case Finding::kBrokenEdge: return "broken_edge";
     case Finding::kCount: break;
   }
   return "unknown";

@@ -24,11 +24,12 @@ bool Shard::EntryEq::operator()(uint32_t a, const TraceId& b) const {
   return shard->Entry(a).trace_id == b;
 }
 
-Shard::Shard(const Limits& limits, ExampleStore* examples)
+Shard::Shard(const Limits& limits, ExampleStore* examples, EdgeMatcher* edges)
     : limits_(limits),
       table_(0, EntryHash{this}, EntryEq{this}),
       evicted_ring_(std::max<uint32_t>(16, limits.max_traces / 4), 0),
-      examples_(examples) {}
+      examples_(examples),
+      edges_(edges) {}
 
 Shard::~Shard() {
   // Intrusive lists must be emptied before their elements go away.
@@ -66,6 +67,7 @@ void Shard::ReleaseEntry(TraceEntry& entry) {
       finalized_.erase(finalized_.iterator_to(entry));
     }
   }
+  DropNotes(entry);
   FreeChain(entry.span_head);
   FreeChain(entry.pending_head);
   entry.span_head = entry.pending_head = kNil;
@@ -200,6 +202,7 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
   // chunk pool and move cells.
   uint32_t parent_chunk = kNil;
   int parent_slot = 0;
+  uint32_t parent_position = 0;
   if (index != kNil) {
     TraceEntry& entry = Entry(index);
     uint32_t chunk = entry.span_head;
@@ -217,6 +220,7 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
       if (!is_root && cell.id == parent_id) {
         parent_chunk = chunk;
         parent_slot = static_cast<int>(i % kCellsPerChunk);
+        parent_position = i;
       }
     }
   }
@@ -232,6 +236,15 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
       } else {
         ++counters.orphan_spans_by_kind[static_cast<int>(span.kind)];
         examples_->Record(meta.service, Finding::kOrphan, span.kind, span.trace_id, span_id, now_ns);
+        if (edges_ != nullptr &&
+            (span.kind == SpanKind::kServer || span.kind == SpanKind::kConsumer)) {
+          edges_->AddOrphan(
+              EdgeSpan{span.trace_id, span_id, span.start_unix_nano, span.end_unix_nano,
+                       meta.peer_key, meta.address_key, meta.destination_key, meta.port,
+                       meta.service},
+              span.kind == SpanKind::kServer ? EdgeBoundary::kHttp : EdgeBoundary::kMessaging,
+              now_ns);
+        }
       }
     }
   }
@@ -296,7 +309,12 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
 
   if (!is_root) {
     if (parent_chunk != kNil) {
-      ChunkAt(parent_chunk).cells[parent_slot].flags |= kHasChild;
+      Cell& parent = ChunkAt(parent_chunk).cells[parent_slot];
+      parent.flags |= kHasChild;
+      if (parent.flags & kHasNote) {  // paired after all: no longer an edge candidate
+        notes_.erase(NoteKey(index, parent_position));
+        parent.flags &= ~kHasNote;
+      }
     } else {
       Cell* pending = AppendCell(&entry.pending_head, &entry.pending_count);
       pending->id = parent_id;
@@ -335,6 +353,31 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
     }
     if (resolved_any) CellAt(entry.span_head, entry.span_count - 1)->flags |= kHasChild;
   }
+
+  // 6. An outbound span with no child yet may become an edge candidate.
+  if (edges_ != nullptr && IsOutbound(span.kind) &&
+      (meta.peer_key | meta.address_key | meta.destination_key) != 0) {
+    Cell* self = CellAt(entry.span_head, entry.span_count - 1);
+    if (!(self->flags & kHasChild)) {
+      notes_[NoteKey(index, entry.span_count - 1)] =
+          OutboundNote{span.start_unix_nano, span.end_unix_nano, meta.peer_key,
+                       meta.address_key, meta.destination_key, meta.port};
+      self->flags |= kHasNote;
+      entry.flags |= kHasNotes;
+    }
+  }
+}
+
+void Shard::DropNotes(TraceEntry& entry) {
+  if (!(entry.flags & kHasNotes)) return;
+  for (uint32_t i = 0; i < entry.span_count; ++i) {
+    Cell* cell = CellAt(entry.span_head, i);
+    if (cell->flags & kHasNote) {
+      notes_.erase(NoteKey(entry.index, i));
+      cell->flags &= ~kHasNote;
+    }
+  }
+  entry.flags &= ~kHasNotes;
 }
 
 void Shard::Finalize(TraceEntry& entry, int64_t now_ns) {
@@ -372,13 +415,30 @@ void Shard::Finalize(TraceEntry& entry, int64_t now_ns) {
     Cell& cell = cells->cells[i % kCellsPerChunk];
     if (cell.flags & kEvaluated) continue;
     cell.flags |= kEvaluated;
-    if (judge && IsOutbound(static_cast<SpanKind>(cell.kind)) && !(cell.flags & kHasChild)) {
+    const bool unpaired =
+        judge && IsOutbound(static_cast<SpanKind>(cell.kind)) && !(cell.flags & kHasChild);
+    if (unpaired) {
       ++CountersFor(cell.service).unpaired_outbound;
       ++unpaired_by_destination_[static_cast<uint32_t>(cell.service) << 16 | cell.destination];
       examples_->Record(cell.service, Finding::kUnpairedOutbound, static_cast<SpanKind>(cell.kind),
                        entry.trace_id, cell.id, now_ns);
     }
+    if (cell.flags & kHasNote) {
+      auto note = notes_.find(NoteKey(entry.index, i));
+      if (unpaired && note != notes_.end()) {
+        const OutboundNote& n = note->second;
+        edges_->AddOutbound(EdgeSpan{entry.trace_id, cell.id, n.start_ns, n.end_ns, n.peer_key,
+                                     n.address_key, n.destination_key, n.port, cell.service},
+                            static_cast<SpanKind>(cell.kind) == SpanKind::kClient
+                                ? EdgeBoundary::kHttp
+                                : EdgeBoundary::kMessaging,
+                            now_ns);
+      }
+      if (note != notes_.end()) notes_.erase(note);
+      cell.flags &= ~kHasNote;
+    }
   }
+  entry.flags &= ~kHasNotes;
   FreeChain(entry.pending_head);
   entry.pending_head = kNil;
   entry.pending_count = 0;
@@ -425,7 +485,8 @@ void Shard::MergeInto(std::vector<ServiceCounters>* services,
                            chunk_blocks_.size() * kChunksPerBlock * (sizeof(Chunk) + sizeof(uint32_t)) +
                            table_.capacity() * (sizeof(uint32_t) + 1) +
                            evicted_ring_.size() * sizeof(uint64_t) +
-                           evicted_.capacity() * (sizeof(uint64_t) + 1);
+                           evicted_.capacity() * (sizeof(uint64_t) + 1) +
+                           notes_.capacity() * (sizeof(uint64_t) + sizeof(OutboundNote) + 1);
 }
 
 }  // namespace propwatch::detail

@@ -22,6 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "boost/intrusive/list.hpp"
+#include "edge_matcher.h"
 #include "example_store.h"
 #include "mutex.h"
 #include "propwatch/ids.h"
@@ -35,6 +36,12 @@ struct SpanMeta {
   uint16_t service = 0;
   uint16_t destination = 0;  // meaningful for CLIENT/PRODUCER only
   bool entry_point = false;
+  // Broken-edge match keys (edge_matcher.h; 0 = absent), set only while edge
+  // attribution is on: CLIENT/PRODUCER spans and SERVER/CONSUMER roots.
+  uint16_t port = 0;
+  uint64_t peer_key = 0;
+  uint64_t address_key = 0;
+  uint64_t destination_key = 0;
 };
 
 // Monotonic engine-level counters a shard contributes to EngineStats.
@@ -63,8 +70,10 @@ class Shard {
   };
 
   // `examples` (engine-wide, thread-safe) receives this stripe's finding
-  // examples; it must outlive the shard.
-  Shard(const Limits& limits, ExampleStore* examples);
+  // examples, `edges` (engine-wide, thread-safe; nullptr when attribution is
+  // off) its orphan SERVER/CONSUMER roots and unpaired outbound spans; both
+  // must outlive the shard.
+  Shard(const Limits& limits, ExampleStore* examples, EdgeMatcher* edges);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -109,6 +118,7 @@ class Shard {
   static_assert(sizeof(Cell) == 16);
   static constexpr uint8_t kHasChild = 1;   // some span names this one as parent
   static constexpr uint8_t kEvaluated = 2;  // already judged at a finalization
+  static constexpr uint8_t kHasNote = 4;    // an OutboundNote is kept for it
 
   struct Chunk {
     Cell cells[kCellsPerChunk];
@@ -120,6 +130,7 @@ class Shard {
   static constexpr uint8_t kWasFinalized = 4;  // every span from now on is late
   static constexpr uint8_t kStartedBeforeStart = 8;  // a span began before the engine
   static constexpr uint8_t kRebalance = 16;  // live in a rebalance window
+  static constexpr uint8_t kHasNotes = 32;   // some cell has kHasNote
   static constexpr uint8_t kUnjudged = kTruncated | kIncomplete | kStartedBeforeStart | kRebalance;
 
   using ListHook = boost::intrusive::list_member_hook<>;
@@ -167,6 +178,7 @@ class Shard {
   [[gnu::always_inline]] inline Cell* AppendCell(uint32_t* head, uint16_t* count);
 
   void Finalize(TraceEntry& entry, int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void DropNotes(TraceEntry& entry);
   void RememberEvicted(const TraceId& id);
   bool WasEvicted(const TraceId& id) const;
 
@@ -203,6 +215,21 @@ class Shard {
   ShardStats stats_;
   int64_t rebalance_until_ns_ = 0;  // traces created before this are unjudged
   ExampleStore* const examples_;  // not owned; its own locks, taken after mu
+  EdgeMatcher* const edges_;      // not owned, may be null; its own lock, taken after mu
+
+  // What edge attribution needs of an outbound span that has no child yet,
+  // beyond its cell: kept only until a child arrives or the trace is
+  // finalized (then handed to edges_ if still unpaired). Key: entry index <<
+  // 16 | the cell's position in the trace.
+  struct OutboundNote {
+    uint64_t start_ns = 0, end_ns = 0;
+    uint64_t peer_key = 0, address_key = 0, destination_key = 0;
+    uint16_t port = 0;
+  };
+  static uint64_t NoteKey(uint32_t entry_index, uint32_t position) {
+    return static_cast<uint64_t>(entry_index) << 16 | position;
+  }
+  absl::flat_hash_map<uint64_t, OutboundNote> notes_;
 };
 
 }  // namespace propwatch::detail

@@ -3,6 +3,10 @@
 #include <algorithm>
 
 namespace propwatch {
+
+std::string_view EdgeBoundaryName(EdgeBoundary boundary) {
+  return boundary == EdgeBoundary::kMessaging ? "messaging" : "http";
+}
 namespace {
 
 template <typename Fn>

@@ -18,7 +18,8 @@ bool WindowRing::NeedsSample(int64_t now_ns) const {
 }
 
 void WindowRing::Record(int64_t now_ns, const std::vector<ServiceCounters>& services,
-                        uint64_t distinct_trace_ids) {
+                        uint64_t distinct_trace_ids,
+                        const absl::flat_hash_map<uint64_t, uint64_t>& edges) {
   const int64_t current = BoundaryAt(now_ns);
   if (samples_.back().boundary >= current) return;
   // The engine records on the first call after a boundary, before that call
@@ -27,7 +28,7 @@ void WindowRing::Record(int64_t now_ns, const std::vector<ServiceCounters>& serv
   // boundaries share them. Only boundaries that can still be a baseline are
   // stored.
   for (int64_t k = std::max(samples_.back().boundary + 1, current - steps_); k <= current; ++k) {
-    samples_.push_back(Sample{k, services, distinct_trace_ids});
+    samples_.push_back(Sample{k, services, distinct_trace_ids, edges});
   }
   while (samples_.size() > 1 && samples_[1].boundary <= current - steps_) samples_.pop_front();
 }

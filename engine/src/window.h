@@ -9,13 +9,14 @@
 // much (so rates divide by the covered time, never a guess).
 //
 // Thread-compatible; the engine guards it with its own mutex.
-// Memory: (steps + 1) x services x sizeof(ServiceCounters).
+// Memory: (steps + 1) x (services x sizeof(ServiceCounters) + edges x ~17 B).
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "propwatch/snapshot.h"
 
 namespace propwatch::detail {
@@ -26,6 +27,7 @@ class WindowRing {
     int64_t boundary = 0;  // k: the sample stands for time start + k * resolution
     std::vector<ServiceCounters> services;
     uint64_t distinct_trace_ids = 0;
+    absl::flat_hash_map<uint64_t, uint64_t> edges;  // broken edges by EdgeMatcher::EdgeKey
   };
 
   WindowRing(int64_t start_ns, int64_t resolution_ns, int64_t steps);
@@ -39,7 +41,8 @@ class WindowRing {
   // first call after each boundary, before counting anything newer; then the
   // totals now equal the totals at each of those boundaries.
   void Record(int64_t now_ns, const std::vector<ServiceCounters>& services,
-              uint64_t distinct_trace_ids);
+              uint64_t distinct_trace_ids,
+              const absl::flat_hash_map<uint64_t, uint64_t>& edges = {});
   // The sample to subtract for the window ending at now_ns, and the time it
   // stands for.
   const Sample& Baseline(int64_t now_ns, int64_t* baseline_time_ns) const;

@@ -39,6 +39,8 @@ class ExamplesTest : public ::testing::Test {
     options_.window_resolution = seconds(10);
     options_.examples_per_finding = 3;
     options_.shards = 1;
+    // Broken-edge examples have their own tests (engine_edges_test.cc).
+    options_.edge_attribution = false;
   }
 
   Engine& engine() {

@@ -91,6 +91,28 @@ struct PROPWATCH_EXPORT EngineOptions {
   // max_example_series x (examples_per_finding x 32 + ~40) bytes.
   uint32_t examples_per_finding = 5;
   uint32_t max_example_series = 16'384;
+  // Broken-edge attribution (docs/semantics.md "Broken edge"): each orphan
+  // SERVER/CONSUMER root is paired with the unpaired CLIENT/PRODUCER span
+  // that sent its request or message, or counted with caller "unknown".
+  // false: no edge is counted and no candidate is held.
+  bool edge_attribution = true;
+  // How far the caller's and the callee's clocks may disagree (span
+  // timestamps) and still pair. At most 1 h.
+  Duration edge_clock_skew = std::chrono::seconds(1);
+  // The longest a message may wait between its PRODUCER span's start and its
+  // CONSUMER span's start and still pair. At most 24 h.
+  Duration edge_messaging_max_lag = std::chrono::minutes(5);
+  // An orphan is decided this long after it arrived (receive clock), so that
+  // the outbound span that sent it can arrive and its trace be finalized.
+  // Zero means 2 x trace_idle_timeout; otherwise at least trace_idle_timeout.
+  Duration edge_decision_delay = Duration::zero();
+  // Orphans awaiting a decision, and unpaired outbound spans held as
+  // candidates: at most this many of each (oldest pushed out first, counted).
+  // Memory: about 200 bytes per entry. At most 10,000,000.
+  uint32_t max_edge_candidates = 100'000;
+  // Distinct (caller, callee, boundary) series; an edge of a new series past
+  // it is counted in EngineStats::edge_series_overflow only.
+  uint32_t max_edge_series = 10'000;
   // Where time comes from; nullptr means SystemClock::Default(). Borrowed:
   // it must outlive the engine. Tests and replays pass a ManualClock.
   const Clock* clock = nullptr;

@@ -27,12 +27,13 @@ enum class Finding : uint8_t {
   kUnpairedOutbound,    // a CLIENT/PRODUCER span with no child (per span kind)
   kExtractionFailure,   // a root span that carried a valid captured traceparent
   kInvalidTraceparent,  // a span that captured an invalid traceparent header
+  kBrokenEdge,          // an orphan SERVER/CONSUMER root, decided (caller_* say by whom)
   kCount,               // not a finding: the number of findings
 };
 inline constexpr int kNumFindings = static_cast<int>(Finding::kCount);
 
 // Lowercase label value: "orphan", "broken_parent", "unpaired_outbound",
-// "extraction_failure", "invalid_traceparent".
+// "extraction_failure", "invalid_traceparent", "broken_edge".
 PROPWATCH_EXPORT std::string_view FindingName(Finding finding);
 
 struct FindingExample {
@@ -46,9 +47,15 @@ struct FindingExample {
   // the trace has.
   SpanId span_id;
   // Receive clock: when the span arrived (orphan, extraction failure,
-  // invalid traceparent) or when the trace was finalized (broken parent,
-  // unpaired outbound).
+  // invalid traceparent), when the trace was finalized (broken parent,
+  // unpaired outbound) or when the edge was decided (broken edge).
   Timestamp seen;
+  // kBrokenEdge only: the caller (kUnknownCaller when nothing was paired),
+  // and the outbound span paired with the orphan (zero when unknown).
+  // `service` is the callee and `span_kind` the orphan's kind.
+  std::string caller_service;
+  TraceId caller_trace_id;
+  SpanId caller_span_id;
 };
 
 // Which examples Engine::RecentExamples returns.

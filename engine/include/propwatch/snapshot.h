@@ -95,6 +95,38 @@ struct EngineStats {
   // (counter).
   uint64_t example_series = 0;
   uint64_t example_series_overflow = 0;
+  // Broken-edge attribution (EngineOptions::edge_*). Gauges: orphans
+  // awaiting their decision, unpaired outbound spans held as candidates,
+  // (caller, callee, boundary) series held. Counters: orphans and candidates
+  // pushed out by max_edge_candidates (an evicted orphan is counted on no
+  // edge), edges not counted because max_edge_series was reached.
+  uint64_t edge_orphans_pending = 0;
+  uint64_t edge_outbound_candidates = 0;
+  uint64_t edge_series = 0;
+  uint64_t edge_orphans_evicted = 0;
+  uint64_t edge_outbound_evicted = 0;
+  uint64_t edge_series_overflow = 0;
+};
+
+// Which kind of hop a broken edge is (docs/semantics.md "Broken edge"): an
+// orphan SERVER span was reached over HTTP/RPC, an orphan CONSUMER span by a
+// message. Lowercase label values "http", "messaging".
+enum class EdgeBoundary : uint8_t { kHttp = 0, kMessaging = 1 };
+inline constexpr int kNumEdgeBoundaries = 2;
+PROPWATCH_EXPORT std::string_view EdgeBoundaryName(EdgeBoundary boundary);
+
+// The caller of an orphan that no outbound span could be paired with (an
+// uninstrumented caller, or one whose spans lack destination attributes).
+inline constexpr std::string_view kUnknownCaller = "unknown";
+
+// Orphans attributed to one (caller, callee, boundary): each decided orphan
+// SERVER/CONSUMER root counts on exactly one edge.
+struct BrokenEdgeCount {
+  std::string caller_service;  // kUnknownCaller when nothing was paired
+  std::string callee_service;  // the orphan's service
+  EdgeBoundary boundary = EdgeBoundary::kHttp;
+  uint64_t total = 0;   // monotonic
+  uint64_t window = 0;  // over Snapshot::window_covered
 };
 
 struct PROPWATCH_EXPORT Snapshot {
@@ -102,6 +134,9 @@ struct PROPWATCH_EXPORT Snapshot {
   Duration window_length{};  // configured
   Duration window_covered{}; // actually covered (shorter right after start)
   std::vector<ServiceSnapshot> services;  // sorted by service name
+  // Sorted by window count, then total (both descending), then callee,
+  // caller, boundary.
+  std::vector<BrokenEdgeCount> broken_edges;
   EngineStats stats;
 
   // nullptr when the service is unknown.

@@ -71,6 +71,15 @@ struct SpanRecord {
   // else `messaging.destination.name`; empty means unknown. Ignored for other
   // kinds.
   std::string_view destination;
+  // The raw destination attributes, for broken-edge attribution
+  // (docs/semantics.md "Broken edge"); empty / 0 when absent. On CLIENT and
+  // PRODUCER spans they say where the call or message went; on SERVER spans
+  // `server.address`/`server.port` say where the request was received, and
+  // on CONSUMER spans `messaging.destination.name` where it was read from.
+  std::string_view peer_service;           // `peer.service`
+  std::string_view server_address;         // `server.address`
+  uint32_t server_port = 0;                // `server.port` (1..65535)
+  std::string_view messaging_destination;  // `messaging.destination.name`
 
   bool IsRoot() const { return parent_span_id.IsZero(); }
 };
