@@ -35,6 +35,9 @@ namespace internal {
 AttrRole ClassifySpanAttribute(std::string_view key) {
   // Dispatch on length first: most attribute keys match none of these.
   switch (key.size()) {
+    case 11:
+      if (key == "server.port") return AttrRole::kServerPort;
+      break;
     case 12:
       if (key == "peer.service") return AttrRole::kPeerService;
       break;
@@ -113,12 +116,15 @@ void TracesBuilder::OfferDestination(AttrRole role, std::string_view value) {
   switch (role) {
     case AttrRole::kPeerService:
       rank = 1;
+      if (span_.peer_service.empty()) span_.peer_service = value;
       break;
     case AttrRole::kServerAddress:
       rank = 2;
+      if (span_.server_address.empty()) span_.server_address = value;
       break;
     case AttrRole::kMessagingDestination:
       rank = 3;
+      if (span_.messaging_destination.empty()) span_.messaging_destination = value;
       break;
     default:
       return;
@@ -126,6 +132,10 @@ void TracesBuilder::OfferDestination(AttrRole role, std::string_view value) {
   if (span_.destination_rank != 0 && span_.destination_rank <= rank) return;
   span_.destination_rank = rank;
   span_.destination = value;
+}
+
+void TracesBuilder::OfferServerPort(uint64_t value, bool is_int) {
+  span_.server_port = is_int && value >= 1 && value <= 65535 ? static_cast<uint32_t>(value) : 0;
 }
 
 void TracesBuilder::EndSpan() {
@@ -156,6 +166,10 @@ void TracesBuilder::EndSpan() {
   record.start_unix_nano = span_.start_unix_nano;
   record.end_unix_nano = span_.end_unix_nano;
   record.destination = span_.destination;
+  record.peer_service = span_.peer_service;
+  record.server_address = span_.server_address;
+  record.server_port = span_.server_port;
+  record.messaging_destination = span_.messaging_destination;
   out_->extents_.push_back(DecodedTraces::Extents{
       link_mark_, static_cast<uint32_t>(out_->links_.size()) - link_mark_, traceparent_mark_,
       static_cast<uint32_t>(out_->traceparents_.size()) - traceparent_mark_});

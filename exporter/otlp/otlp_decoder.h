@@ -15,6 +15,10 @@
 //     kUnknownService). destination: the first non-empty string value of
 //     `peer.service`, else `server.address`, else
 //     `messaging.destination.name`, wherever they are in the attribute list.
+//     peer_service, server_address, messaging_destination: the first
+//     non-empty string value of each of those attributes; server_port: the
+//     last integer value of `server.port` if in 1..65535, else 0 (a value of
+//     another type, or out of range, is ignored; the request is not failed).
 //     captured_traceparents: every string of the span attribute
 //     `http.request.header.traceparent` (a string, or an array of strings;
 //     non-string elements are ignored).

@@ -479,11 +479,52 @@ class JsonDecoder {
       if (!ReadTraceparentAnyValue(sub)) return r.AdoptFailure(sub);
       return true;
     }
+    if (role == AttrRole::kServerPort) {
+      uint64_t port = 0;
+      bool is_int = false;
+      if (!ReadPortAnyValue(sub, &port, &is_int)) return r.AdoptFailure(sub);
+      builder_.OfferServerPort(port, is_int);
+      return true;
+    }
     std::string_view text;
     bool is_string = false;
     if (!ReadStringAnyValue(sub, &text, &is_string)) return r.AdoptFailure(sub);
     if (is_string) builder_.OfferDestination(role, text);
     return true;
+  }
+
+  // `server.port`: an AnyValue read for its intValue (a number or a quoted
+  // integer); the last member wins. A value that is not a non-negative
+  // integer leaves *is_int false rather than failing the request: the
+  // attribute only feeds edge attribution.
+  bool ReadPortAnyValue(JsonReader& r, uint64_t* port, bool* is_int) {
+    *is_int = false;
+    return ReadObject(r, "AnyValue: expected an object", true, [&](const JsonString& key) {
+      Member member = AnyValueMember(key);
+      if (member == Member::kOther || IsNull(r)) return r.SkipValue();
+      *is_int = false;
+      if (!KeyIs(key, "intValue", "int_value")) return r.SkipValue();
+      JsonType type;
+      if (!r.PeekType(&type)) return false;
+      std::string_view text;
+      if (type == JsonType::kNumber) {
+        if (!r.ReadNumber(&text)) return false;
+      } else if (type == JsonType::kString) {
+        JsonString s;
+        if (!r.ReadString(&s)) return false;
+        if (s.has_escapes) return true;
+        text = s.raw;
+      } else {
+        return r.SkipValue();
+      }
+      uint64_t magnitude;
+      bool negative;
+      if (ParseJsonInteger(text, &magnitude, &negative) == IntParse::kOk && !negative) {
+        *port = magnitude;
+        *is_int = true;
+      }
+      return true;
+    });
   }
 
   static AttrRole ClassifyKey(const JsonString& key) {

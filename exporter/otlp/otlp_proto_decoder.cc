@@ -475,6 +475,33 @@ class ProtoDecoder {
         return FeedTraceparentValue(payload, &state);
       });
     }
+    if (role == AttrRole::kServerPort) {
+      // The last oneof member wins; only an int_value is a port.
+      uint64_t port = 0;
+      bool is_int = false;
+      if (!ForEachValue(key_value, [&](std::string_view payload) {
+            Cursor v(payload);
+            while (!v.done()) {
+              uint32_t number, wire_type;
+              if (!ReadTag(v, &number, &wire_type)) return false;
+              if (!IsAnyValueMember(number, wire_type)) {
+                if (!Skip(v, wire_type)) return false;
+                continue;
+              }
+              is_int = number == field::kIntValue;
+              if (is_int) {
+                if (!ReadVarint(v, &port)) return false;
+              } else if (!Skip(v, wire_type)) {
+                return false;
+              }
+            }
+            return true;
+          })) {
+        return false;
+      }
+      builder_.OfferServerPort(port, is_int);
+      return true;
+    }
     std::string_view text;
     bool is_string;
     if (!ReadStringValue(key_value, &text, &is_string)) return false;

@@ -26,6 +26,7 @@ enum class AttrRole : uint8_t {
   kPeerService,           // destination, first choice
   kServerAddress,         // destination, second choice
   kMessagingDestination,  // destination, third choice
+  kServerPort,            // server.port (an integer), for edge attribution
 };
 AttrRole ClassifySpanAttribute(std::string_view key);
 
@@ -49,6 +50,8 @@ struct PendingSpan {
   uint64_t end_unix_nano = 0;
   std::string_view destination;
   int destination_rank = 0;  // 0 = none yet; lower non-zero = preferred
+  std::string_view peer_service, server_address, messaging_destination;  // first non-empty
+  uint32_t server_port = 0;
 };
 
 class TracesBuilder {
@@ -73,6 +76,9 @@ class TracesBuilder {
   size_t TraceparentMark() const { return out_->traceparents_.size(); }
   void RollbackTraceparents(size_t mark) { out_->traceparents_.resize(mark); }
   void OfferDestination(AttrRole role, std::string_view value);
+  // A `server.port` value: kept when in 1..65535, else cleared (the last
+  // value of the attribute wins, as for any attribute).
+  void OfferServerPort(uint64_t value, bool is_int);
   void EndSpan();
 
   // Storage for unescaped JSON strings: room for `body_size` bytes in total,

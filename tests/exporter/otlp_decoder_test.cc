@@ -73,6 +73,12 @@ pb::ExportTraceServiceRequest FullRequest() {
   AddStringAttr(client->mutable_attributes(), "server.address", "cart.internal");
   AddStringAttr(client->mutable_attributes(), "peer.service", "cart");
   AddStringAttr(client->mutable_attributes(), kTraceparentKey, kTp1);
+  {
+    auto* port = client->add_attributes();
+    port->set_key("server.port");
+    port->mutable_value()->set_int_value(8443);
+  }
+  AddStringAttr(client->mutable_attributes(), "messaging.destination.name", "orders");
   client->set_dropped_attributes_count(4);
   auto* event = client->add_events();
   event->set_name("retry");
@@ -122,6 +128,10 @@ TEST(OtlpProtoDecoderTest, ExtractsEveryField) {
   EXPECT_THAT(c.links, ElementsAre(std::pair(Tid(4), Sid(5)), std::pair(Tid(6), Sid(7))));
   EXPECT_THAT(c.traceparents, ElementsAre(kTp1));
   EXPECT_EQ(c.destination, "cart");
+  EXPECT_EQ(c.peer_service, "cart");
+  EXPECT_EQ(c.server_address, "cart.internal");
+  EXPECT_EQ(c.server_port, 8443u);
+  EXPECT_EQ(c.messaging_destination, "orders");
 
   const OwnedSpan& s = r.spans[1];
   EXPECT_EQ(s.trace_id, Tid(8));

@@ -178,6 +178,26 @@ TEST(OtlpJsonDecoderTest, RandomRequestsMatchProtobufDecoding) {
   }
 }
 
+TEST(OtlpJsonDecoderTest, ServerPortIsAnIntegerInRangeAndNeverFailsTheRequest) {
+  auto port_of = [](std::string_view value) {
+    OwnedResult r = DecodeJsonOk(Request(Span(
+        std::string(R"("attributes":[{"key":"server.address","value":{"stringValue":"a"}},)") +
+        R"({"key":"server.port","value":)" + std::string(value) + "}]")));
+    EXPECT_EQ(r.spans.at(0).server_address, "a");
+    return r.spans.at(0).server_port;
+  };
+  EXPECT_EQ(port_of(R"({"intValue":"8080"})"), 8080u) << "int64 as a string, per OTLP/JSON";
+  EXPECT_EQ(port_of(R"({"intValue":443})"), 443u);
+  EXPECT_EQ(port_of(R"({"int_value":"65535"})"), 65535u);
+  EXPECT_EQ(port_of(R"({"intValue":"65536"})"), 0u) << "out of range";
+  EXPECT_EQ(port_of(R"({"intValue":"-1"})"), 0u);
+  EXPECT_EQ(port_of(R"({"intValue":"x1"})"), 0u) << "not an integer: ignored, not fatal";
+  EXPECT_EQ(port_of(R"({"stringValue":"8080"})"), 0u) << "a port is an int attribute";
+  EXPECT_EQ(port_of(R"({"intValue":"80","stringValue":"x"})"), 0u) << "last member wins";
+  EXPECT_EQ(port_of(R"({"stringValue":"x","intValue":"80"})"), 80u);
+  EXPECT_EQ(port_of(R"({"intValue":null})"), 0u);
+}
+
 TEST(OtlpJsonDecoderTest, HexIdsAreCaseInsensitive) {
   for (std::string_view ids : {
            R"("traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174")",

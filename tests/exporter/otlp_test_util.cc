@@ -273,7 +273,9 @@ void PrintTo(const OwnedSpan& s, std::ostream* os) {
   for (const auto& [t, p] : s.links) *os << t.ToHex() << "/" << p.ToHex() << " ";
   *os << "] traceparents=[";
   for (const auto& t : s.traceparents) *os << "'" << t << "' ";
-  *os << "] destination='" << s.destination << "'}";
+  *os << "] destination='" << s.destination << "' peer.service='" << s.peer_service
+      << "' server.address='" << s.server_address << "' server.port=" << s.server_port
+      << " messaging.destination.name='" << s.messaging_destination << "'}";
 }
 
 void PrintTo(const OwnedRejected& r, std::ostream* os) {
@@ -310,6 +312,10 @@ OwnedResult Own(const DecodedTraces& decoded) {
     for (const propwatch::SpanLink& l : r.links) s.links.emplace_back(l.trace_id, l.span_id);
     for (std::string_view t : r.captured_traceparents) s.traceparents.emplace_back(t);
     s.destination = std::string(r.destination);
+    s.peer_service = std::string(r.peer_service);
+    s.server_address = std::string(r.server_address);
+    s.server_port = r.server_port;
+    s.messaging_destination = std::string(r.messaging_destination);
     result.spans.push_back(std::move(s));
   }
   for (const RejectedSpan& r : decoded.rejected()) {
@@ -390,6 +396,25 @@ OwnedResult ReferenceDecode(const pb::ExportTraceServiceRequest& request) {
             }
           }
           if (!s.destination.empty()) break;
+        }
+        // Each raw destination attribute: its first non-empty string value.
+        for (const auto& [key, field] :
+             {std::pair<const char*, std::string*>{"peer.service", &s.peer_service},
+              {"server.address", &s.server_address},
+              {"messaging.destination.name", &s.messaging_destination}}) {
+          for (const pb::KeyValue& kv : span.attributes()) {
+            if (kv.key() == key && IsString(kv) && !kv.value().string_value().empty()) {
+              *field = kv.value().string_value();
+              break;
+            }
+          }
+        }
+        // server.port: the last occurrence wins; only an int in 1..65535 is a port.
+        for (const pb::KeyValue& kv : span.attributes()) {
+          if (kv.key() != "server.port") continue;
+          const bool is_int = kv.value().value_case() == pb::AnyValue::kIntValue;
+          const int64_t v = is_int ? kv.value().int_value() : 0;
+          s.server_port = v >= 1 && v <= 65535 ? static_cast<uint32_t>(v) : 0;
         }
         result.spans.push_back(std::move(s));
       }
@@ -488,7 +513,7 @@ class Gen {
     static const char* const kDest[] = {"peer.service", "server.address",
                                         "messaging.destination.name"};
     for (int i = Int(0, 6); i > 0; --i) {
-      switch (Int(0, 5)) {
+      switch (Int(0, 6)) {
         case 0:
           NoiseAttrs(attrs);
           break;
@@ -513,6 +538,17 @@ class Gen {
           pb::KeyValue* kv = attrs->Add();
           kv->set_key("http.request.header.traceparent");
           kv->mutable_value()->set_int_value(7);
+          break;
+        }
+        case 4: {  // server.port: in range, out of range, negative, or not an int
+          pb::KeyValue* kv = attrs->Add();
+          kv->set_key("server.port");
+          static const int64_t kPorts[] = {443, 8080, 0, 65535, 65536, -1, 1LL << 40};
+          if (Chance(80)) {
+            kv->mutable_value()->set_int_value(kPorts[Int(0, 6)]);
+          } else {
+            kv->mutable_value()->set_string_value("8080");
+          }
           break;
         }
         default: {  // a destination candidate

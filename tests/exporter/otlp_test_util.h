@@ -76,6 +76,8 @@ struct OwnedSpan {
   std::vector<std::pair<propwatch::TraceId, propwatch::SpanId>> links;
   std::vector<std::string> traceparents;
   std::string destination;
+  std::string peer_service, server_address, messaging_destination;
+  uint32_t server_port = 0;
   friend bool operator==(const OwnedSpan&, const OwnedSpan&) = default;
 };
 struct OwnedRejected {
