@@ -56,6 +56,11 @@ void AppendEngineMetrics(const Snapshot& snap, FamilyBuilder* out) {
     out->Add(M::kWindowTraceStartsPerSecond, {svc}, PerSecond(w.root_spans, snap.window_covered));
     out->Add(M::kServiceInfo, {svc, s.entry_point ? "true" : "false"}, 1);
   }
+  for (const BrokenEdgeCount& edge : snap.broken_edges) {
+    out->Add(M::kBrokenEdges,
+             {edge.caller_service, edge.callee_service, EdgeBoundaryName(edge.boundary)},
+             edge.total);
+  }
   const EngineStats& e = snap.stats;
   out->Add(M::kWindowSeconds, {}, Seconds(snap.window_covered));
   out->Add(M::kDistinctTraceIds, {}, e.distinct_trace_ids);
@@ -78,6 +83,12 @@ void AppendEngineMetrics(const Snapshot& snap, FamilyBuilder* out) {
   out->Add(M::kDestinationOverflowSpans, {}, e.outbound_overflow_destination);
   out->Add(M::kExampleSeries, {}, e.example_series);
   out->Add(M::kExampleSeriesOverflow, {}, e.example_series_overflow);
+  out->Add(M::kEdgeOrphansPending, {}, e.edge_orphans_pending);
+  out->Add(M::kEdgeOutboundCandidates, {}, e.edge_outbound_candidates);
+  out->Add(M::kEdgeSeries, {}, e.edge_series);
+  out->Add(M::kEdgeOrphansEvicted, {}, e.edge_orphans_evicted);
+  out->Add(M::kEdgeOutboundEvicted, {}, e.edge_outbound_evicted);
+  out->Add(M::kEdgeSeriesOverflow, {}, e.edge_series_overflow);
   out->Add(M::kEngineTrackedBytes, {}, e.tracked_bytes);
 }
 

@@ -62,6 +62,15 @@ constexpr std::array<MetricDef, static_cast<size_t>(MetricId::kCount)> kMetrics 
      "OTLP spans whose trace id is not 16 bytes or all zero, span id not 8 bytes or all zero, "
      "or parent span id neither empty nor 8 bytes. reason: trace_id_length, trace_id_zero, "
      "span_id_length, span_id_zero, parent_span_id_length. The rest of the request is kept."},
+    {MetricId::kBrokenEdges, "propwatch_broken_edges_total", kCounter,
+     "caller_service,callee_service,boundary",
+     "Orphan SERVER/CONSUMER roots, by the caller whose outbound span sent them.",
+     "Each orphan SERVER (boundary=http) or CONSUMER (boundary=messaging) root is paired, "
+     "edge_decision_delay after it arrived, with the unpaired CLIENT/PRODUCER span of another "
+     "trace that sent its request or message (destination and time rules in "
+     "docs/semantics.md \"Broken edge\"); caller_service=\"unknown\" when there was none (an "
+     "uninstrumented caller, or one whose spans lack destination attributes). Bounded by "
+     "--max-edge-series."},
     {MetricId::kWindowOrphanRatio, "propwatch_window_orphan_span_ratio", kGauge, "service_name",
      "Orphan spans / spans over the sliding window.",
      "Engine's own sliding-window view: orphan spans / spans of the service over "
@@ -137,6 +146,24 @@ constexpr std::array<MetricDef, static_cast<size_t>(MetricId::kCount)> kMetrics 
     {MetricId::kExampleSeriesOverflow, "propwatch_example_series_overflow_total", kCounter, "",
      "Findings whose example was not kept because --max-example-series was full.",
      "Counting is unaffected: every finding still counts in its own series."},
+    {MetricId::kEdgeOrphansPending, "propwatch_edge_orphans_pending", kGauge, "",
+     "Orphan SERVER/CONSUMER roots awaiting their broken-edge decision.",
+     "Each is decided edge_decision_delay after it arrived. Bounded by --max-edge-candidates."},
+    {MetricId::kEdgeOutboundCandidates, "propwatch_edge_outbound_candidates", kGauge, "",
+     "Unpaired CLIENT/PRODUCER spans held as broken-edge candidates.",
+     "Held 2 x edge_decision_delay after their trace was finalized (PRODUCER: plus "
+     "--edge-messaging-max-lag). Bounded by --max-edge-candidates."},
+    {MetricId::kEdgeSeries, "propwatch_edge_series", kGauge, "",
+     "Distinct (caller, callee, boundary) broken-edge series.", "Bounded by --max-edge-series."},
+    {MetricId::kEdgeOrphansEvicted, "propwatch_edge_orphans_evicted_total", kCounter, "",
+     "Orphans pushed out of the pending set by --max-edge-candidates before their decision.",
+     "Such an orphan counts in propwatch_orphan_spans_total but on no broken edge."},
+    {MetricId::kEdgeOutboundEvicted, "propwatch_edge_outbound_evicted_total", kCounter, "",
+     "Candidate outbound spans pushed out by --max-edge-candidates before they expired.",
+     "An orphan this candidate sent may be counted with caller_service=\"unknown\"."},
+    {MetricId::kEdgeSeriesOverflow, "propwatch_edge_series_overflow_total", kCounter, "",
+     "Broken edges not counted because --max-edge-series was full.",
+     "Orphan counting is unaffected."},
     {MetricId::kEngineTrackedBytes, "propwatch_engine_tracked_bytes", kGauge, "",
      "Bytes reserved by the engine's trace storage pools.",
      "Trace entries, span cells, hash tables and eviction memory; pools are reused, not "

@@ -28,6 +28,7 @@ enum class MetricId {
   kTraceparentValid,
   kInvalidTraceparent,
   kInvalidSpanContexts,
+  kBrokenEdges,
   // Per service: sliding-window gauges.
   kWindowOrphanRatio,
   kWindowBrokenParentRatio,
@@ -50,6 +51,12 @@ enum class MetricId {
   kDestinationOverflowSpans,
   kExampleSeries,
   kExampleSeriesOverflow,
+  kEdgeOrphansPending,
+  kEdgeOutboundCandidates,
+  kEdgeSeries,
+  kEdgeOrphansEvicted,
+  kEdgeOutboundEvicted,
+  kEdgeSeriesOverflow,
   kEngineTrackedBytes,
   // Receiver health.
   kReceiverRequests,

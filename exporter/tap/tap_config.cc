@@ -204,6 +204,46 @@ const std::vector<Option>& Options() {
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseUnsigned(k, v, &c.engine.max_example_series, 1, 1'000'000);
        }},
+      {"edge-attribution", "true",
+       "Pair each orphan SERVER/CONSUMER root with the unpaired CLIENT/PRODUCER span that sent "
+       "it (propwatch_broken_edges_total); false turns it off.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         if (v == "true" || v == "false") {
+           c.engine.edge_attribution = v == "true";
+           return absl::OkStatus();
+         }
+         return absl::InvalidArgumentError("--" + std::string(k) +
+                                           ": expected true or false, got \"" + std::string(v) +
+                                           "\"");
+       }},
+      {"edge-clock-skew", "1s",
+       "How far a caller's and a callee's span clocks may disagree and still pair as an edge.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseDurationValue(k, v, &c.engine.edge_clock_skew);
+       }},
+      {"edge-messaging-max-lag", "5m",
+       "Longest wait between a PRODUCER span's start and its CONSUMER span's start that still "
+       "pairs.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseDurationValue(k, v, &c.engine.edge_messaging_max_lag);
+       }},
+      {"edge-decision-delay", "0s",
+       "An orphan's caller is decided this long after it arrived; 0s means 2 x "
+       "--trace-idle-timeout, otherwise at least --trace-idle-timeout.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseDurationValue(k, v, &c.engine.edge_decision_delay);
+       }},
+      {"max-edge-candidates", "100000",
+       "Orphans awaiting an edge decision, and unpaired outbound spans held as candidates: at "
+       "most this many each (~200 bytes apiece).",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.engine.max_edge_candidates, 1, 10'000'000);
+       }},
+      {"max-edge-series", "10000",
+       "Distinct (caller, callee, boundary) broken-edge series; edges of more are not counted.",
+       [](TapConfig& c, std::string_view k, std::string_view v) {
+         return ParseUnsigned(k, v, &c.engine.max_edge_series, 1, 1'000'000);
+       }},
       {"window", "5m", "Length of the sliding-window gauges.",
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseDurationValue(k, v, &c.engine.window_length);
@@ -492,7 +532,12 @@ absl::Status ValidateTapConfig(const TapConfig& config) {
         {"shards", "shards"}, {"entry_point_services", "entry-services"},
         {"rebalance_window", "rebalance-window"}, {"max_clock_skew", "max-clock-skew"},
         {"examples_per_finding", "examples-per-finding"},
-        {"max_example_series", "max-example-series"}};
+        {"max_example_series", "max-example-series"},
+        {"edge_clock_skew", "edge-clock-skew"},
+        {"edge_messaging_max_lag", "edge-messaging-max-lag"},
+        {"edge_decision_delay", "edge-decision-delay"},
+        {"max_edge_candidates", "max-edge-candidates"},
+        {"max_edge_series", "max-edge-series"}};
     std::string message(s.message());
     constexpr std::string_view kPrefix = "engine option ";
     if (message.starts_with(kPrefix)) {
