@@ -33,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <tuple>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -118,8 +119,16 @@ uint64_t TraceHigh(uint64_t trace) { return Mix(trace); }
 uint64_t TraceLow(uint64_t trace) { return Mix(trace ^ 0x5bd1e9955bd1e995ull); }
 uint64_t SpanWord(uint64_t trace, int index) { return Mix(trace * 16 + index + 1); }
 
+// The second trace of a request whose gateway -> orders hop lost context.
+constexpr uint64_t kHopSalt = 0x9e3779b97f4a7c15ull;
+
 // Writes the kSpansPerBatch records of traces [first, first + kTracesPerBatch).
-void MakeBatch(uint64_t first, SpanRecord* out) {
+// Outbound spans carry their destination attributes (peer.service or
+// messaging.destination.name), as instrumentations set them. `broken_hop`:
+// the orders subtree (spans 4-9) starts a trace of its own, as when the
+// gateway's client does not inject traceparent: an orphan SERVER root in one
+// trace, an unpaired CLIENT span in the other, for edge attribution to pair.
+void MakeBatch(uint64_t first, SpanRecord* out, bool broken_hop = false) {
   for (const std::vector<int>& group : kGroups) {
     for (uint64_t t = first; t < first + kTracesPerBatch; ++t) {
       const TraceId trace_id = IdFrom<16>(TraceHigh(t), TraceLow(t));
@@ -138,6 +147,13 @@ void MakeBatch(uint64_t first, SpanRecord* out) {
         r.start_unix_nano = trace_start + shape.start_ns;
         r.end_unix_nano = trace_start + shape.end_ns;
         r.destination = shape.destination;
+        if (shape.kind == SpanKind::kClient) r.peer_service = shape.destination;
+        if (shape.kind == SpanKind::kProducer) r.messaging_destination = shape.destination;
+        if (shape.kind == SpanKind::kConsumer) r.messaging_destination = kShape[8].destination;
+        if (broken_hop && i >= 4) {
+          r.trace_id = IdFrom<16>(TraceHigh(t ^ kHopSalt), TraceLow(t ^ kHopSalt));
+          if (i == 4) r.parent_span_id = SpanId{};
+        }
       }
     }
   }
@@ -145,13 +161,14 @@ void MakeBatch(uint64_t first, SpanRecord* out) {
 
 // `batches` consecutive batches starting at trace `first`, generated once per
 // process and reused by every repetition (each repetition has a new engine).
-const std::vector<SpanRecord>& Batches(uint64_t first, size_t batches) {
-  static auto* cache = new std::map<std::pair<uint64_t, size_t>, std::vector<SpanRecord>>();
-  std::vector<SpanRecord>& records = (*cache)[{first, batches}];
+const std::vector<SpanRecord>& Batches(uint64_t first, size_t batches, bool broken_hop = false) {
+  static auto* cache =
+      new std::map<std::tuple<uint64_t, size_t, bool>, std::vector<SpanRecord>>();
+  std::vector<SpanRecord>& records = (*cache)[{first, batches, broken_hop}];
   if (records.empty()) {
     records.resize(batches * kSpansPerBatch);
     for (size_t b = 0; b < batches; ++b) {
-      MakeBatch(first + b * kTracesPerBatch, records.data() + b * kSpansPerBatch);
+      MakeBatch(first + b * kTracesPerBatch, records.data() + b * kSpansPerBatch, broken_hop);
     }
   }
   return records;
@@ -204,10 +221,14 @@ struct Steady {
   // `headroom`: max_traces slack, as a fraction, for sharded engines.
   // `orphaned`: no entry-point service, so every trace's root is an orphan
   // (one finding per trace, all in one example series).
+  // `broken_hop`: MakeBatch's broken gateway -> orders hop (two traces per
+  // request); `edges`: EngineOptions::edge_attribution.
   Steady(int64_t live_traces, Duration retention, uint32_t shards, double headroom = 0.05,
-         bool orphaned = false, uint32_t examples_per_finding = 5)
+         bool orphaned = false, uint32_t examples_per_finding = 5, bool broken_hop = false,
+         bool edges = true)
       : live(live_traces), dt(kIdleTimeout * kTracesPerBatch / live_traces) {
     EngineOptions options;
+    options.edge_attribution = edges;
     if (!orphaned) options.entry_point_services = {"gateway"};
     options.examples_per_finding = examples_per_finding;
     options.trace_idle_timeout = kIdleTimeout;
@@ -216,7 +237,7 @@ struct Steady {
     // The cap is split evenly over the shards while trace ids are not, so a
     // sharded engine gets some headroom.
     const int64_t retained = live * retention.count() / kIdleTimeout.count();
-    int64_t cap = live + retained + 2 * kTracesPerBatch;
+    int64_t cap = (live + retained + 2 * kTracesPerBatch) * (broken_hop ? 2 : 1);
     if (shards != 1) cap += static_cast<int64_t>(static_cast<double>(cap) * headroom);
     options.max_traces = static_cast<uint32_t>(cap);
     options.shards = shards;
@@ -228,7 +249,7 @@ struct Steady {
     warm_traces = 2 * live + retained;
     std::vector<SpanRecord> batch(kSpansPerBatch);
     for (int64_t t = 0; t < warm_traces; t += kTracesPerBatch) {
-      MakeBatch(kWarmStream + t, batch.data());
+      MakeBatch(kWarmStream + t, batch.data(), broken_hop);
       Step(batch);
     }
   }
@@ -311,6 +332,45 @@ BENCHMARK(BM_IngestOrphaned)
     ->ArgNames({"examples"})
     ->Arg(0)
     ->Arg(5)
+    ->Iterations(kTimedBatches)
+    ->Unit(benchmark::kMillisecond);
+
+// Broken-edge attribution, on (range(0) = 1) against off (0) in the same
+// run, on the healthy workload (range(1) = 0: only the inventory -> postgres
+// call is unpaired, a candidate nothing claims) and on the broken hop (1:
+// every request also makes an orphan SERVER root and an unpaired CLIENT span
+// for the matcher to pair). 10,000 live requests; the run fails unless every
+// decided orphan was paired with the gateway.
+void BM_IngestEdges(benchmark::State& state) {
+  const bool edges = state.range(0) != 0, broken_hop = state.range(1) != 0;
+  const auto& timed = Batches(kTimedStream, kTimedBatches, broken_hop);
+  Steady steady(10'000, std::chrono::seconds(0), /*shards=*/1, 0.05, /*orphaned=*/false,
+                /*examples_per_finding=*/5, broken_hop, edges);
+  TimedIngest(state, steady, timed);
+  state.SetItemsProcessed(state.iterations() * kSpansPerBatch);
+  Report(state, *steady.engine, broken_hop ? -1 : 10'000, /*expect_clean=*/false);
+  const Snapshot snap = steady.engine->Collect();
+  uint64_t paired = 0, unknown = 0;
+  for (const BrokenEdgeCount& e : snap.broken_edges) {
+    (e.caller_service == "gateway" && e.callee_service == "orders" ? paired : unknown) += e.total;
+  }
+  state.counters["edges_paired"] = static_cast<double>(paired);
+  state.counters["candidates"] = static_cast<double>(snap.stats.edge_outbound_candidates);
+  state.counters["candidates_evicted"] = static_cast<double>(snap.stats.edge_outbound_evicted);
+  if (!edges && (paired | unknown) != 0) {
+    state.SkipWithError("edges counted with attribution off");
+  } else if (edges && broken_hop && (paired == 0 || unknown != 0)) {
+    state.SkipWithError("a broken hop was not attributed to its caller");
+  } else if (snap.stats.edge_orphans_evicted != 0) {
+    state.SkipWithError("pending orphans were evicted");
+  }
+}
+BENCHMARK(BM_IngestEdges)
+    ->ArgNames({"edges", "broken_hop"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Args({1, 1})
     ->Iterations(kTimedBatches)
     ->Unit(benchmark::kMillisecond);
 

@@ -34,91 +34,166 @@ int64_t EdgeMatcher::TimeToLive(EdgeBoundary boundary) const {
   return boundary == EdgeBoundary::kMessaging ? base + options_.max_lag_ns : base;
 }
 
+EdgeMatcher::Keys EdgeMatcher::KeysOf(const EdgeSpan& span, EdgeBoundary boundary) {
+  Keys keys;
+  if (boundary == EdgeBoundary::kHttp) {
+    keys.key[0] = ListKey(span.peer_key, boundary);
+    keys.key[1] = ListKey(span.address_key, boundary);
+    if (keys.key[1] == keys.key[0]) keys.key[1] = 0;
+  } else {
+    keys.key[0] = ListKey(span.destination_key, boundary);
+  }
+  return keys;
+}
+
 void EdgeMatcher::AddOrphan(const EdgeSpan& orphan, EdgeBoundary boundary, int64_t now_ns) {
   MutexLock lock(&mu_);
   if (orphans_.size() >= options_.max_candidates) {
+    UnindexOrphan(orphans_.front());
     orphans_.pop_front();
     ++stats_.orphans_evicted;
   }
-  orphans_.push_back(PendingOrphan{orphan, boundary, now_ns + options_.decision_delay_ns});
+  const uint64_t seq = next_orphan_seq_++;
+  orphans_.push_back(PendingOrphan{orphan, boundary, now_ns + options_.decision_delay_ns, seq});
+  if (orphan.start_ns == 0) return;  // no time to match on: never paired, never competes
+  for (uint64_t key : KeysOf(orphan, boundary).key) {
+    if (key == 0) continue;
+    orphan_lists_[key].insert({orphan.start_ns, seq});
+    Want(key);
+  }
+}
+
+void EdgeMatcher::UnindexOrphan(const PendingOrphan& orphan) {
+  if (orphan.span.start_ns == 0) return;
+  for (uint64_t key : KeysOf(orphan.span, orphan.boundary).key) {
+    if (key == 0) continue;
+    auto it = orphan_lists_.find(key);
+    if (it == orphan_lists_.end()) continue;
+    it->second.erase({orphan.span.start_ns, orphan.seq});
+    if (it->second.empty()) orphan_lists_.erase(it);
+  }
+}
+
+void EdgeMatcher::Want(uint64_t key) {
+  if (want_all_ || wanted_.contains(key)) return;
+  const bool all = wanted_.size() >= kMaxWanted;
+  if (all) {
+    want_all_ = true;
+    wanted_.clear();
+  } else {
+    wanted_.insert(key);
+  }
+  // Index the candidates already held under the newly wanted key(s).
+  for (uint64_t n = ring_tail_; n < ring_next_; ++n) {
+    const uint32_t slot = static_cast<uint32_t>(n % options_.max_candidates);
+    Candidate& c = ring_[slot];
+    if (!c.live) continue;
+    const Keys keys = KeysOf(c.span, c.boundary);
+    for (int k = 0; k < 2; ++k) {
+      if (keys.key[k] != 0 && !(c.filed & (1 << k)) && (all || keys.key[k] == key)) File(slot, k);
+    }
+  }
+}
+
+void EdgeMatcher::File(uint32_t slot, int k) {
+  Candidate& c = ring_[slot];
+  KeyList& list = lists_[KeysOf(c.span, c.boundary).key[k]];
+  list.by_start.insert({c.span.start_ns, slot});
+  list.max_duration = std::max(list.max_duration, SaturatingSub(c.span.end_ns, c.span.start_ns));
+  c.filed |= static_cast<uint8_t>(1 << k);
 }
 
 void EdgeMatcher::AddOutbound(const EdgeSpan& outbound, EdgeBoundary boundary, int64_t now_ns) {
-  const bool http = boundary == EdgeBoundary::kHttp;
-  uint64_t keys[2] = {http ? outbound.peer_key : outbound.destination_key,
-                      http ? outbound.address_key : 0};
-  if ((keys[0] == 0 && keys[1] == 0) || outbound.start_ns == 0) return;  // can never pair
-  if (keys[0] == keys[1]) keys[1] = 0;
+  const Keys keys = KeysOf(outbound, boundary);
+  if ((keys.key[0] == 0 && keys.key[1] == 0) || outbound.start_ns == 0) return;  // can never pair
   MutexLock lock(&mu_);
-  while (live_candidates_ >= options_.max_candidates) EvictOldestCandidate();
-  uint32_t index;
-  if (!free_candidates_.empty()) {
-    index = free_candidates_.back();
-    free_candidates_.pop_back();
-  } else {
-    index = static_cast<uint32_t>(candidates_.size());
-    candidates_.emplace_back();
+  const uint64_t capacity = options_.max_candidates;
+  const uint32_t slot = static_cast<uint32_t>(ring_next_ % capacity);
+  if (slot == ring_.size()) ring_.emplace_back();
+  if (ring_[slot].live) {
+    if (!Expired(ring_[slot], now_ns)) ++stats_.outbound_evicted;
+    RemoveCandidate(slot);
   }
-  Candidate& c = candidates_[index];
+  Candidate& c = ring_[slot];
   c.span = outbound;
   c.boundary = boundary;
   c.added_ns = now_ns;
   c.live = true;
+  c.filed = 0;
   ++live_candidates_;
-  const uint64_t duration = SaturatingSub(outbound.end_ns, outbound.start_ns);
-  for (uint64_t key : keys) {
-    if (key == 0) continue;
-    KeyList& list = lists_[ListKey(key, boundary)];
-    list.by_start.insert({outbound.start_ns, index});
-    list.max_duration = std::max(list.max_duration, duration);
+  ++ring_next_;
+  if (ring_next_ - ring_tail_ > capacity) ring_tail_ = ring_next_ - capacity;
+  for (int k = 0; k < 2; ++k) {
+    if (keys.key[k] != 0 && (want_all_ || wanted_.contains(keys.key[k]))) File(slot, k);
   }
-  queues_[static_cast<int>(boundary)].push_back(QueueEntry{index, c.generation});
 }
 
-void EdgeMatcher::Unfile(uint64_t key, EdgeBoundary boundary, uint32_t index) {
-  if (key == 0) return;
-  auto it = lists_.find(ListKey(key, boundary));
-  if (it == lists_.end()) return;
-  it->second.by_start.erase({candidates_[index].span.start_ns, index});
-  if (it->second.by_start.empty()) lists_.erase(it);
-}
-
-void EdgeMatcher::RemoveCandidate(uint32_t index) {
-  Candidate& c = candidates_[index];
-  if (c.boundary == EdgeBoundary::kHttp) {
-    Unfile(c.span.peer_key, c.boundary, index);
-    Unfile(c.span.address_key, c.boundary, index);
-  } else {
-    Unfile(c.span.destination_key, c.boundary, index);
+void EdgeMatcher::RemoveCandidate(uint32_t slot) {
+  Candidate& c = ring_[slot];
+  const Keys keys = KeysOf(c.span, c.boundary);
+  for (int k = 0; k < 2; ++k) {
+    if (!(c.filed & (1 << k))) continue;
+    auto it = lists_.find(keys.key[k]);
+    if (it == lists_.end()) continue;
+    it->second.by_start.erase({c.span.start_ns, slot});
+    if (it->second.by_start.empty()) lists_.erase(it);
   }
   c.live = false;
-  ++c.generation;
-  free_candidates_.push_back(index);
+  c.filed = 0;
   --live_candidates_;
 }
 
-void EdgeMatcher::EvictOldestCandidate() {
-  // The front of each queue, once stale entries are gone, is its oldest.
-  const Candidate* oldest = nullptr;
-  int oldest_queue = -1;
-  for (int b = 0; b < kNumEdgeBoundaries; ++b) {
-    auto& queue = queues_[b];
-    while (!queue.empty() && (!candidates_[queue.front().candidate].live ||
-                              candidates_[queue.front().candidate].generation !=
-                                  queue.front().generation)) {
-      queue.pop_front();
-    }
-    if (queue.empty()) continue;
-    const Candidate* c = &candidates_[queue.front().candidate];
-    if (oldest == nullptr || c->added_ns < oldest->added_ns) {
-      oldest = c;
-      oldest_queue = b;
+bool EdgeMatcher::Valid(const PendingOrphan& r, uint32_t slot, bool check_port) const {
+  const Candidate& c = ring_[slot];
+  // Expiry is judged at the orphan's due time, not at whenever Decide runs.
+  if (!c.live || r.due_ns - c.added_ns >= TimeToLive(c.boundary)) return false;
+  if (c.span.trace_id == r.span.trace_id) return false;  // "in another trace"
+  const uint64_t skew = static_cast<uint64_t>(options_.skew_ns);
+  if (c.span.start_ns > r.span.start_ns + skew) return false;
+  if (r.boundary == EdgeBoundary::kHttp) {
+    // The client's span contains the server's, within the skew.
+    const uint64_t r_end = std::max(r.span.end_ns, r.span.start_ns);
+    if (c.span.end_ns + skew < r_end) return false;
+    if (check_port && c.span.port != 0 && r.span.port != 0 && c.span.port != r.span.port)
+      return false;
+  } else if (r.span.start_ns > c.span.start_ns + static_cast<uint64_t>(options_.max_lag_ns)) {
+    return false;  // waited longer than max_lag
+  }
+  return true;
+}
+
+namespace {
+
+uint64_t Distance(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
+
+}  // namespace
+
+bool EdgeMatcher::Contested(const PendingOrphan& r, uint32_t slot,
+                            uint64_t first_not_due_seq) const {
+  const Candidate& c = ring_[slot];
+  const uint64_t d = Distance(r.span.start_ns, c.span.start_ns);
+  const uint64_t front_seq = orphans_.front().seq;
+  const Keys keys = KeysOf(c.span, c.boundary);
+  for (int k = 0; k < 2; ++k) {
+    if (keys.key[k] == 0) continue;
+    auto it = orphan_lists_.find(keys.key[k]);
+    if (it == orphan_lists_.end()) continue;
+    const StartIndex& pending = it->second;
+    for (auto e = pending.lower_bound({SaturatingSub(c.span.start_ns, d), 0});
+         e != pending.end() && e->first <= c.span.start_ns + d; ++e) {
+      if (e->second < first_not_due_seq) continue;  // due: already in the matching
+      const PendingOrphan& other = orphans_[e->second - front_seq];
+      const bool check_port = c.boundary == EdgeBoundary::kHttp && k == 1;
+      if (!Valid(other, slot, check_port)) continue;
+      const uint64_t d2 = Distance(other.span.start_ns, c.span.start_ns);
+      if (d2 < d) return true;
+      if (d2 == d && std::make_pair(other.span.trace_id.bytes, other.span.span_id) <
+                         std::make_pair(r.span.trace_id.bytes, r.span.span_id)) {
+        return true;
+      }
     }
   }
-  if (oldest_queue < 0) return;
-  RemoveCandidate(queues_[oldest_queue].front().candidate);
-  queues_[oldest_queue].pop_front();
-  ++stats_.outbound_evicted;
+  return false;
 }
 
 void EdgeMatcher::Decide(int64_t now_ns) {
@@ -126,61 +201,64 @@ void EdgeMatcher::Decide(int64_t now_ns) {
   size_t due = 0;
   while (due < orphans_.size() && orphans_[due].due_ns <= now_ns) ++due;
   if (due > 0) {
-    // The due orphans, then every pending orphan that competes with them for
-    // a candidate (shares an index list, transitively): the matching is
-    // computed over all of them and committed for the due ones only. So an
-    // orphan decided early cannot take the candidate of a nearer one that
-    // arrived later but before the decision (order independence).
-    std::vector<PendingOrphan> batch(orphans_.begin(), orphans_.begin() + due);
-    absl::flat_hash_set<uint64_t> touched;
-    auto lists_of = [&](const PendingOrphan& r, uint64_t* keys) {
-      int n = 0;
-      auto add = [&](uint64_t key) {
-        if (key != 0 && lists_.contains(ListKey(key, r.boundary))) keys[n++] = ListKey(key, r.boundary);
-      };
-      if (r.boundary == EdgeBoundary::kHttp) {
-        add(r.span.peer_key);
-        add(r.span.address_key);
-      } else {
-        add(r.span.destination_key);
-      }
-      return n;
-    };
-    for (const PendingOrphan& r : batch) {
-      uint64_t keys[2];
-      for (int k = lists_of(r, keys); k-- > 0;) touched.insert(keys[k]);
+    std::vector<const PendingOrphan*> batch;
+    batch.reserve(due);
+    for (size_t i = 0; i < due; ++i) batch.push_back(&orphans_[i]);
+    std::vector<int64_t> match = Match(batch);
+    const uint64_t first_not_due = due < orphans_.size() ? orphans_[due].seq : next_orphan_seq_;
+    bool contested = false;
+    for (size_t i = 0; i < due && !contested; ++i) {
+      contested = match[i] >= 0 &&
+                  Contested(*batch[i], static_cast<uint32_t>(match[i]), first_not_due);
     }
-    std::vector<bool> included(orphans_.size() - due, false);
-    for (bool grew = !touched.empty(); grew;) {
-      grew = false;
-      for (size_t j = 0; j < included.size(); ++j) {
-        if (included[j]) continue;
-        const PendingOrphan& r = orphans_[due + j];
-        uint64_t keys[2];
-        const int n = lists_of(r, keys);
-        bool competes = false;
-        for (int k = 0; k < n; ++k) competes |= touched.contains(keys[k]);
-        if (!competes) continue;
-        included[j] = true;
-        batch.push_back(r);
-        for (int k = 0; k < n; ++k) grew |= touched.insert(keys[k]).second;
+    if (contested) {
+      // Rare: recompute with every pending orphan that competes with the due
+      // ones (shares a list key with them, transitively).
+      absl::flat_hash_set<uint64_t> touched;
+      for (const PendingOrphan* r : batch) {
+        for (uint64_t key : KeysOf(r->span, r->boundary).key) {
+          if (key != 0 && r->span.start_ns != 0) touched.insert(key);
+        }
       }
+      std::vector<bool> included(orphans_.size() - due, false);
+      for (bool grew = true; grew;) {
+        grew = false;
+        for (size_t j = 0; j < included.size(); ++j) {
+          const PendingOrphan& r = orphans_[due + j];
+          if (included[j] || r.span.start_ns == 0) continue;
+          const Keys keys = KeysOf(r.span, r.boundary);
+          if (!touched.contains(keys.key[0]) && !touched.contains(keys.key[1])) continue;
+          included[j] = true;
+          batch.push_back(&r);
+          for (uint64_t key : keys.key) {
+            if (key != 0) grew |= touched.insert(key).second;
+          }
+        }
+      }
+      match = Match(batch);
     }
-    DecideBatch(batch, due, now_ns);
-    orphans_.erase(orphans_.begin(), orphans_.begin() + due);
+    for (size_t i = 0; i < due; ++i) {
+      Count(*batch[i], match[i] >= 0 ? &ring_[match[i]] : nullptr, now_ns);
+    }
+    // Only the committed orphans use up their candidates.
+    for (size_t i = 0; i < due; ++i) {
+      if (match[i] >= 0) RemoveCandidate(static_cast<uint32_t>(match[i]));
+    }
+    for (size_t i = 0; i < due; ++i) {
+      UnindexOrphan(orphans_.front());
+      orphans_.pop_front();
+    }
   }
-  // Candidates expire after the orphans due now had their chance.
-  for (int b = 0; b < kNumEdgeBoundaries; ++b) {
-    const int64_t ttl = TimeToLive(static_cast<EdgeBoundary>(b));
-    auto& queue = queues_[b];
-    while (!queue.empty()) {
-      const QueueEntry entry = queue.front();
-      const Candidate& c = candidates_[entry.candidate];
-      const bool stale = !c.live || c.generation != entry.generation;
-      if (!stale && now_ns - c.added_ns < ttl) break;
-      if (!stale) RemoveCandidate(entry.candidate);
-      queue.pop_front();
+  // Candidates expire after the orphans due now had their chance. A live
+  // messaging candidate at the tail holds back the expiry of later http ones;
+  // Valid() never pairs an expired candidate.
+  while (ring_tail_ < ring_next_) {
+    const uint32_t slot = static_cast<uint32_t>(ring_tail_ % options_.max_candidates);
+    if (ring_[slot].live) {
+      if (!Expired(ring_[slot], now_ns)) break;
+      RemoveCandidate(slot);
     }
+    ++ring_tail_;
   }
 }
 
@@ -190,49 +268,35 @@ namespace {
 // (earlier candidates) or up (later ones, within the skew), yielding the
 // candidates that satisfy the rule in order of distance.
 struct Walk {
-  const void* list = nullptr;  // StartIndex
+  const absl::btree_set<std::pair<uint64_t, uint64_t>>* list = nullptr;
   bool down = false;
   bool check_port = false;
   uint64_t low = 0, high = 0;  // start-time range
   // Down: the next element is std::prev(pos); up: the next element is pos.
-  absl::btree_set<std::pair<uint64_t, uint32_t>>::const_iterator pos;
+  absl::btree_set<std::pair<uint64_t, uint64_t>>::const_iterator pos;
 };
 
 }  // namespace
 
-void EdgeMatcher::DecideBatch(std::vector<PendingOrphan>& batch, size_t commit, int64_t now_ns) {
-  using Index = StartIndex;
+std::vector<int64_t> EdgeMatcher::Match(const std::vector<const PendingOrphan*>& batch) {
   absl::flat_hash_set<uint32_t> used;
   std::vector<std::vector<Walk>> walks(batch.size());
 
-  auto valid = [&](const PendingOrphan& r, const Walk& w, uint32_t index) {
-    if (used.contains(index)) return false;
-    const Candidate& c = candidates_[index];
-    if (c.span.trace_id == r.span.trace_id) return false;  // "in another trace"
-    if (r.boundary == EdgeBoundary::kHttp) {
-      // The client's span contains the server's, within the skew.
-      const uint64_t r_end = std::max(r.span.end_ns, r.span.start_ns);
-      if (c.span.end_ns + static_cast<uint64_t>(options_.skew_ns) < r_end) return false;
-      if (w.check_port && c.span.port != 0 && r.span.port != 0 && c.span.port != r.span.port)
-        return false;
-    }
-    return true;
-  };
   // The next valid candidate of a walk, or nullopt when it is exhausted.
   auto peek = [&](const PendingOrphan& r, Walk& w) -> std::optional<uint32_t> {
-    const Index& list = *static_cast<const Index*>(w.list);
     while (true) {
-      Index::const_iterator e;
+      StartIndex::const_iterator e;
       if (w.down) {
-        if (w.pos == list.begin()) return std::nullopt;
+        if (w.pos == w.list->begin()) return std::nullopt;
         e = std::prev(w.pos);
         if (e->first < w.low) return std::nullopt;
       } else {
-        if (w.pos == list.end()) return std::nullopt;
+        if (w.pos == w.list->end()) return std::nullopt;
         e = w.pos;
         if (e->first > w.high) return std::nullopt;
       }
-      if (valid(r, w, e->second)) return e->second;
+      const auto slot = static_cast<uint32_t>(e->second);
+      if (!used.contains(slot) && Valid(r, slot, w.check_port)) return slot;
       if (w.down) {
         w.pos = e;
       } else {
@@ -258,24 +322,23 @@ void EdgeMatcher::DecideBatch(std::vector<PendingOrphan>& batch, size_t commit, 
   };
   auto later = [&](const Offer& a, const Offer& b) {
     if (a.distance != b.distance) return a.distance > b.distance;
-    const EdgeSpan& ca = candidates_[a.candidate].span;
-    const EdgeSpan& cb = candidates_[b.candidate].span;
+    const EdgeSpan& ca = ring_[a.candidate].span;
+    const EdgeSpan& cb = ring_[b.candidate].span;
     if (ca.trace_id.bytes != cb.trace_id.bytes) return ca.trace_id.bytes > cb.trace_id.bytes;
     if (ca.span_id != cb.span_id) return ca.span_id > cb.span_id;
-    const EdgeSpan& ra = batch[a.orphan].span;
-    const EdgeSpan& rb = batch[b.orphan].span;
+    const EdgeSpan& ra = batch[a.orphan]->span;
+    const EdgeSpan& rb = batch[b.orphan]->span;
     if (ra.trace_id.bytes != rb.trace_id.bytes) return ra.trace_id.bytes > rb.trace_id.bytes;
     return ra.span_id > rb.span_id;
   };
   std::priority_queue<Offer, std::vector<Offer>, decltype(later)> heap(later);
   auto best_offer = [&](uint32_t i) -> std::optional<Offer> {
     std::optional<Offer> best;
-    const EdgeSpan& r = batch[i].span;
+    const EdgeSpan& r = batch[i]->span;
     for (uint32_t k = 0; k < walks[i].size(); ++k) {
-      std::optional<uint32_t> c = peek(batch[i], walks[i][k]);
+      std::optional<uint32_t> c = peek(*batch[i], walks[i][k]);
       if (!c) continue;
-      const uint64_t start = candidates_[*c].span.start_ns;
-      Offer offer{start > r.start_ns ? start - r.start_ns : r.start_ns - start, i, *c, k};
+      Offer offer{Distance(ring_[*c].span.start_ns, r.start_ns), i, *c, k};
       if (!best || later(*best, offer)) best = offer;
     }
     return best;
@@ -283,28 +346,27 @@ void EdgeMatcher::DecideBatch(std::vector<PendingOrphan>& batch, size_t commit, 
 
   const uint64_t skew = static_cast<uint64_t>(options_.skew_ns);
   for (uint32_t i = 0; i < batch.size(); ++i) {
-    const PendingOrphan& r = batch[i];
+    const PendingOrphan& r = *batch[i];
     if (r.span.start_ns == 0) continue;  // no time to match on
-    auto add = [&](uint64_t key, bool check_port, uint64_t low, uint64_t high_from_list) {
-      if (key == 0) return;
-      auto it = lists_.find(ListKey(key, r.boundary));
-      if (it == lists_.end()) return;
-      const Index& list = it->second.by_start;
-      uint64_t lo = low;
-      if (high_from_list) lo = SaturatingSub(lo, it->second.max_duration);
-      const auto split = list.upper_bound({r.span.start_ns, UINT32_MAX});
-      walks[i].push_back(Walk{&list, true, check_port, lo, r.span.start_ns + skew, split});
-      walks[i].push_back(Walk{&list, false, check_port, lo, r.span.start_ns + skew, split});
-    };
-    if (r.boundary == EdgeBoundary::kHttp) {
-      // A client that started before (end - skew - its duration) ended too
-      // early to contain the server span.
-      const uint64_t r_end = std::max(r.span.end_ns, r.span.start_ns);
-      add(r.span.peer_key, false, SaturatingSub(r_end, skew), 1);
-      add(r.span.address_key, true, SaturatingSub(r_end, skew), 1);
-    } else {
-      add(r.span.destination_key, false,
-          SaturatingSub(r.span.start_ns, static_cast<uint64_t>(options_.max_lag_ns)), 0);
+    const Keys keys = KeysOf(r.span, r.boundary);
+    for (int k = 0; k < 2; ++k) {
+      if (keys.key[k] == 0) continue;
+      auto it = lists_.find(keys.key[k]);
+      if (it == lists_.end()) continue;
+      uint64_t low;
+      if (r.boundary == EdgeBoundary::kHttp) {
+        // A client that started before (end - skew - the longest duration
+        // in the list) ended too early to contain the server span.
+        const uint64_t r_end = std::max(r.span.end_ns, r.span.start_ns);
+        low = SaturatingSub(SaturatingSub(r_end, skew), it->second.max_duration);
+      } else {
+        low = SaturatingSub(r.span.start_ns, static_cast<uint64_t>(options_.max_lag_ns));
+      }
+      const StartIndex& list = it->second.by_start;
+      const bool check_port = r.boundary == EdgeBoundary::kHttp && k == 1;
+      const auto split = list.upper_bound({r.span.start_ns, UINT64_MAX});
+      walks[i].push_back(Walk{&list, true, check_port, low, r.span.start_ns + skew, split});
+      walks[i].push_back(Walk{&list, false, check_port, low, r.span.start_ns + skew, split});
     }
     if (std::optional<Offer> offer = best_offer(i)) heap.push(*offer);
   }
@@ -322,14 +384,7 @@ void EdgeMatcher::DecideBatch(std::vector<PendingOrphan>& batch, size_t commit, 
     used.insert(offer.candidate);
     match[offer.orphan] = offer.candidate;
   }
-  for (uint32_t i = 0; i < commit; ++i) {
-    Count(batch[i], match[i] >= 0 ? &candidates_[match[i]] : nullptr, now_ns);
-  }
-  // Only the committed orphans use up their candidates; the others' matches
-  // are recomputed when they are due.
-  for (uint32_t i = 0; i < commit; ++i) {
-    if (match[i] >= 0) RemoveCandidate(static_cast<uint32_t>(match[i]));
-  }
+  return match;
 }
 
 void EdgeMatcher::Count(const PendingOrphan& orphan, const Candidate* caller, int64_t now_ns) {
@@ -370,13 +425,15 @@ EdgeMatcher::Stats EdgeMatcher::GetStats() const {
   stats.orphans_pending = orphans_.size();
   stats.outbound_candidates = live_candidates_;
   stats.series = series_.size();
-  size_t list_entries = 0;
+  size_t list_entries = 0, orphan_entries = 0;
   for (const auto& [key, list] : lists_) list_entries += list.by_start.size();
-  stats.bytes = orphans_.size() * sizeof(PendingOrphan) + candidates_.capacity() * sizeof(Candidate) +
-                free_candidates_.capacity() * sizeof(uint32_t) +
-                (queues_[0].size() + queues_[1].size()) * sizeof(QueueEntry) +
-                list_entries * 2 * sizeof(std::pair<uint64_t, uint32_t>) +
+  for (const auto& [key, list] : orphan_lists_) orphan_entries += list.size();
+  constexpr size_t kIndexEntry = 2 * sizeof(std::pair<uint64_t, uint64_t>);  // btree, with slack
+  stats.bytes = orphans_.size() * sizeof(PendingOrphan) + ring_.capacity() * sizeof(Candidate) +
+                (list_entries + orphan_entries) * kIndexEntry +
                 lists_.capacity() * (sizeof(uint64_t) + sizeof(KeyList) + 1) +
+                orphan_lists_.capacity() * (sizeof(uint64_t) + sizeof(StartIndex) + 1) +
+                wanted_.capacity() * (sizeof(uint64_t) + 1) +
                 series_.capacity() * (sizeof(uint64_t) + sizeof(Series) + 1) +
                 series_.size() * options_.examples_per_edge * sizeof(Example);
   return stats;

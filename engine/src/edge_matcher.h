@@ -7,22 +7,31 @@
 // engine calls Decide(now) after advancing every stripe: orphans that arrived
 // at least `decision_delay` ago are decided by a global greedy matching — the
 // (orphan, candidate) pair nearest in start time first, ties broken by the
-// ids — computed together with every pending orphan that competes with them
-// and committed for the due ones. So when the spans of a scenario arrive
-// within (decision_delay - trace_idle_timeout) of each other, the result
-// depends only on the spans, never on arrival order or on which trace
-// finalized first.
+// ids — as if every orphan still pending (arrived, not yet due) took part;
+// the due ones are committed. So when the spans of a scenario arrive within
+// (decision_delay - trace_idle_timeout) of each other, the result depends
+// only on the spans, never on arrival order or on which trace finalized
+// first. To keep that cheap, the due orphans are first matched alone; the
+// result stands unless a pending orphan ranks better for a candidate they
+// took, and only then is the matching recomputed with every pending orphan
+// that competes (shares a match key, transitively).
 //
-// Bounds: at most `max_candidates` orphans pending and as many candidates
-// (oldest pushed out first, counted), at most `max_series` edge series; each
-// candidate is dropped 2 x decision_delay after it arrived (messaging: plus
-// max_lag). Memory: ~200 bytes per pending orphan or candidate, plus
-// max_series x (48 + examples x 56) bytes.
+// Candidates live in a ring of `max_candidates` in arrival order (the oldest
+// is overwritten first, counted if it had not expired). A candidate is
+// indexed by start time under a match key only once some orphan has carried
+// that key ("wanted" keys; when a key becomes wanted the ring is scanned
+// once), so the healthy case — unpaired calls to databases and third
+// parties, no orphans — costs a ring append per unpaired outbound span.
+// Candidates expire 2 x decision_delay after arrival (PRODUCER: plus
+// max_lag). Pending orphans: at most `max_candidates` (oldest pushed out,
+// counted); edge series: at most `max_series`. Memory: ~120 bytes per ring
+// slot once used, ~150 per pending orphan, plus max_series x (48 + examples
+// x 56) bytes.
 //
 // Thread-safe: its own mutex, taken after a stripe's (Add*) or alone
-// (Decide, readers). AddOrphan/AddOutbound are O(log candidates); Decide is
-// O((competing pending orphans + skipped candidates) x log) when some orphan
-// is due, else O(expired candidates).
+// (Decide, readers). AddOutbound is O(1) (O(log) when indexed); AddOrphan
+// O(log), or O(ring) when it makes a key wanted; Decide O(due orphans x log)
+// in the common case.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +43,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "mutex.h"
 #include "propwatch/ids.h"
 #include "propwatch/snapshot.h"
@@ -119,54 +129,73 @@ class EdgeMatcher {
     EdgeSpan span;
     EdgeBoundary boundary;
     int64_t due_ns;
+    uint64_t seq;  // arrival number; orphans_[seq - first_orphan_seq_]
   };
   struct Candidate {
     EdgeSpan span;
     EdgeBoundary boundary = EdgeBoundary::kHttp;
     int64_t added_ns = 0;
-    uint32_t generation = 0;
     bool live = false;
+    uint8_t filed = 0;  // bit k: filed under key k of Keys()
   };
-  using StartIndex = absl::btree_set<std::pair<uint64_t, uint32_t>>;  // (start, candidate)
+  using StartIndex = absl::btree_set<std::pair<uint64_t, uint64_t>>;  // (start, id)
   struct KeyList {
-    StartIndex by_start;
-    uint64_t max_duration = 0;  // longest candidate span since the list was last empty
-  };
-  struct QueueEntry {
-    uint32_t candidate;
-    uint32_t generation;
+    StartIndex by_start;      // candidates: (start, ring slot)
+    uint64_t max_duration = 0;  // longest candidate filed since the list was last empty
   };
   struct Series {
     uint64_t count = 0;
     std::unique_ptr<Example[]> ring;  // examples_per_edge entries
     uint32_t next = 0, size = 0;
   };
-  // Index lists a candidate is filed under (http: peer and address; messaging:
-  // destination). Keys are tagged by boundary so the two never meet.
+  struct Keys {
+    uint64_t key[2] = {0, 0};  // list keys (ListKey), 0 = none
+  };
+  // Index lists are tagged by boundary so the two never meet.
   static uint64_t ListKey(uint64_t key, EdgeBoundary boundary) {
-    return key ^ (boundary == EdgeBoundary::kMessaging ? 0x9e3779b97f4a7c15ull : 0);
+    if (key == 0) return 0;
+    return (key ^ (boundary == EdgeBoundary::kMessaging ? 0x9e3779b97f4a7c15ull : 0)) | 1;
   }
+  // The lists a span is matched under: http: peer and address; messaging:
+  // destination.
+  static Keys KeysOf(const EdgeSpan& span, EdgeBoundary boundary);
 
-  void EvictOldestCandidate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RemoveCandidate(uint32_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Unfile(uint64_t key, EdgeBoundary boundary, uint32_t index)
+  int64_t TimeToLive(EdgeBoundary boundary) const;
+  bool Expired(const Candidate& c, int64_t now_ns) const {
+    return now_ns - c.added_ns >= TimeToLive(c.boundary);
+  }
+  void File(uint32_t slot, int k) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveCandidate(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Want(uint64_t list_key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnindexOrphan(const PendingOrphan& orphan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Greedy matching of `batch`: match[i] = ring slot or -1.
+  std::vector<int64_t> Match(const std::vector<const PendingOrphan*>& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Matches all of `batch` and commits the first `commit` orphans.
-  void DecideBatch(std::vector<PendingOrphan>& batch, size_t commit, int64_t now_ns)
+  // Whether (r, slot) is a valid pair (the port is checked when matched by
+  // address); the candidate must not have expired by r's due time.
+  bool Valid(const PendingOrphan& r, uint32_t slot, bool check_port) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True when a pending orphan not in `due` would rank before (r, slot).
+  bool Contested(const PendingOrphan& r, uint32_t slot, uint64_t first_not_due_seq) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Count(const PendingOrphan& orphan, const Candidate* caller, int64_t now_ns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  int64_t TimeToLive(EdgeBoundary boundary) const;
 
   const Options options_;
   mutable Mutex mu_;
   std::deque<PendingOrphan> orphans_ ABSL_GUARDED_BY(mu_);  // by arrival, so by due time
-  std::vector<Candidate> candidates_ ABSL_GUARDED_BY(mu_);
-  std::vector<uint32_t> free_candidates_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_orphan_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // Pending orphans by list key: (start, seq).
+  absl::flat_hash_map<uint64_t, StartIndex> orphan_lists_ ABSL_GUARDED_BY(mu_);
+  std::vector<Candidate> ring_ ABSL_GUARDED_BY(mu_);  // grows to max_candidates
+  uint64_t ring_next_ ABSL_GUARDED_BY(mu_) = 0;  // candidates ever added; slot = n % capacity
+  uint64_t ring_tail_ ABSL_GUARDED_BY(mu_) = 0;  // first that may still be live
   uint32_t live_candidates_ ABSL_GUARDED_BY(mu_) = 0;
-  // Per boundary, by arrival (so by expiry); stale entries are skipped.
-  std::deque<QueueEntry> queues_[kNumEdgeBoundaries] ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, KeyList> lists_ ABSL_GUARDED_BY(mu_);
+  // Keys some orphan carried. Past kMaxWanted every candidate is indexed.
+  static constexpr size_t kMaxWanted = 1 << 16;
+  absl::flat_hash_set<uint64_t> wanted_ ABSL_GUARDED_BY(mu_);
+  bool want_all_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<uint64_t, Series> series_ ABSL_GUARDED_BY(mu_);
   Stats stats_ ABSL_GUARDED_BY(mu_);
 };

@@ -178,7 +178,6 @@ class EngineImpl {
         if (d->id == NameRegistry::kOverflowId) ++overflow_destinations;
         p.meta.destination = d->id;
       }
-      if (edges_ != nullptr) SetEdgeKeys(span, service, &p.meta);
       p.invalid = -1;
       if (span.trace_id.IsZero()) {
         p.invalid = static_cast<int8_t>(SpanContextError::kTraceIdZero);
@@ -219,22 +218,6 @@ class EngineImpl {
     if (overflow_services) spans_overflow_service_.fetch_add(overflow_services);
     if (overflow_destinations) outbound_overflow_destination_.fetch_add(overflow_destinations);
     return result;
-  }
-
-  // Match keys of the spans broken-edge attribution looks at (edge_matcher.h).
-  static void SetEdgeKeys(const SpanRecord& span, std::string_view service, SpanMeta* meta) {
-    meta->port = 0;
-    meta->peer_key = meta->address_key = meta->destination_key = 0;
-    const bool root = span.IsRoot();
-    if (span.kind == SpanKind::kClient || (root && span.kind == SpanKind::kServer)) {
-      // A client names its callee by peer.service; a server is named by its own service.
-      meta->peer_key = PeerKey(span.kind == SpanKind::kClient ? span.peer_service : service);
-      meta->address_key = AddressKey(span.server_address);
-      if (span.server_port > 0 && span.server_port <= 65535)
-        meta->port = static_cast<uint16_t>(span.server_port);
-    } else if (span.kind == SpanKind::kProducer || (root && span.kind == SpanKind::kConsumer)) {
-      meta->destination_key = DestinationKey(span.messaging_destination);
-    }
   }
 
   void RecordInvalidSpanContext(std::string_view service_name, SpanContextError error,

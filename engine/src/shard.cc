@@ -10,6 +10,24 @@ namespace {
 
 bool IsOutbound(SpanKind kind) { return kind == SpanKind::kClient || kind == SpanKind::kProducer; }
 
+// The match keys of a span for edge attribution (edge_matcher.h). Hashing is
+// left to the few spans that need it: orphan roots, and outbound spans with
+// no child yet.
+void SetEdgeKeys(const SpanRecord& span, EdgeSpan* edge) {
+  if (span.kind == SpanKind::kServer || span.kind == SpanKind::kClient) {
+    // A client names its callee by peer.service; a server is named by its own service.
+    edge->peer_key = PeerKey(span.kind == SpanKind::kClient
+                                 ? span.peer_service
+                                 : (span.service_name.empty() ? kUnknownService : span.service_name));
+    edge->address_key = AddressKey(span.server_address);
+    if (span.server_port >= 1 && span.server_port <= 65535) {
+      edge->port = static_cast<uint16_t>(span.server_port);
+    }
+  } else {
+    edge->destination_key = DestinationKey(span.messaging_destination);
+  }
+}
+
 uint64_t Fingerprint(const TraceId& id) { return absl::HashOf(id.High64(), id.Low64()); }
 
 }  // namespace
@@ -238,11 +256,11 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
         examples_->Record(meta.service, Finding::kOrphan, span.kind, span.trace_id, span_id, now_ns);
         if (edges_ != nullptr &&
             (span.kind == SpanKind::kServer || span.kind == SpanKind::kConsumer)) {
+          EdgeSpan edge{span.trace_id, span_id, span.start_unix_nano, span.end_unix_nano};
+          edge.service = meta.service;
+          SetEdgeKeys(span, &edge);
           edges_->AddOrphan(
-              EdgeSpan{span.trace_id, span_id, span.start_unix_nano, span.end_unix_nano,
-                       meta.peer_key, meta.address_key, meta.destination_key, meta.port,
-                       meta.service},
-              span.kind == SpanKind::kServer ? EdgeBoundary::kHttp : EdgeBoundary::kMessaging,
+              edge, span.kind == SpanKind::kServer ? EdgeBoundary::kHttp : EdgeBoundary::kMessaging,
               now_ns);
         }
       }
@@ -356,12 +374,15 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
 
   // 6. An outbound span with no child yet may become an edge candidate.
   if (edges_ != nullptr && IsOutbound(span.kind) &&
-      (meta.peer_key | meta.address_key | meta.destination_key) != 0) {
+      !(span.kind == SpanKind::kClient ? span.peer_service.empty() && span.server_address.empty()
+                                       : span.messaging_destination.empty())) {
     Cell* self = CellAt(entry.span_head, entry.span_count - 1);
     if (!(self->flags & kHasChild)) {
+      EdgeSpan edge;
+      SetEdgeKeys(span, &edge);
       notes_[NoteKey(index, entry.span_count - 1)] =
-          OutboundNote{span.start_unix_nano, span.end_unix_nano, meta.peer_key,
-                       meta.address_key, meta.destination_key, meta.port};
+          OutboundNote{span.start_unix_nano, span.end_unix_nano, edge.peer_key,
+                       edge.address_key, edge.destination_key, edge.port};
       self->flags |= kHasNote;
       entry.flags |= kHasNotes;
     }

@@ -36,12 +36,6 @@ struct SpanMeta {
   uint16_t service = 0;
   uint16_t destination = 0;  // meaningful for CLIENT/PRODUCER only
   bool entry_point = false;
-  // Broken-edge match keys (edge_matcher.h; 0 = absent), set only while edge
-  // attribution is on: CLIENT/PRODUCER spans and SERVER/CONSUMER roots.
-  uint16_t port = 0;
-  uint64_t peer_key = 0;
-  uint64_t address_key = 0;
-  uint64_t destination_key = 0;
 };
 
 // Monotonic engine-level counters a shard contributes to EngineStats.
