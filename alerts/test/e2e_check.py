@@ -10,7 +10,8 @@ dashboard work on real data (called by prometheus_e2e.sh; stdlib only).
   4. The orphan alert's expression (as Prometheus loaded it, without `for`)
      returns the broken internal service and neither the entry point nor the
      healthy internal service; the alert is pending or firing for it alone.
-  5. The scenario's faults are visible in the expected series.
+  5. The scenario's faults are visible in the expected series, and the
+     broken edge gateway -> worker is named in the orphan alert.
 
 Waits (bounded by --timeout) until the scenario's data has reached every
 series, then checks once and prints one line per assertion.
@@ -28,6 +29,8 @@ import urllib.request
 # 4 x scrape interval); with the e2e's 1 s scrape, 20 s is a safe stand-in.
 VARIABLES = {
     "$__rate_interval": "20s",
+    # The dashboard's time range (Broken edges table): the run so far.
+    "$__range": "5m",
     "${datasource}": "",
     "$job": ".+",
     "$instance": ".+",
@@ -116,6 +119,9 @@ def main():
         f'sum by (service_name) (rate(propwatch_late_spans_total{{service_name="{e}"}}[1m])) > 0',
         f'service_name:propwatch_spans:rate5m{{service_name="{h}"}} > 0',
         ':propwatch_distinct_trace_ids_per_request:ratio_rate5m > 1',
+        # Edges are decided 2 x --trace-idle-timeout after the orphan arrived.
+        ('caller_service_callee_service_boundary:propwatch_broken_edges:rate5m'
+         f'{{caller_service="{e}",callee_service="{b}",boundary="http"}} > 0'),
         'ALERTS{alertname="PropwatchOrphanRatioHigh"}',
     ]
     deadline = time.monotonic() + args.timeout
@@ -191,6 +197,13 @@ def main():
     check(reasons == ["trace_id_format"], f"{b} invalid traceparent reasons: {reasons}")
     res = prom.query(f'service_name:propwatch_broken_parent_spans:ratio_rate5m{{service_name="{b}"}} > 0')
     check(bool(res), f"{b} has broken parents (uninstrumented proxy)")
+    edges = sorted((s["metric"]["caller_service"], s["metric"]["callee_service"], s["metric"]["boundary"])
+                   for s in prom.query("caller_service_callee_service_boundary:propwatch_broken_edges:rate5m > 0"))
+    check((e, b, "http") in edges, f"broken edge {e} -> {b} (http), its CLIENT spans lost the header: {edges}")
+    check(all(callee == b for _, callee, _ in edges), f"broken edges only into {b}: {edges}")
+    descriptions = [a["annotations"].get("description", "") for a in rule.get("alerts", [])]
+    check(any(f"Top broken edge: {e} → {b} (http, " in d for d in descriptions),
+          f"PropwatchOrphanRatioHigh names the broken edge {e} → {b}: {descriptions}")
     res = prom.query("up{job=\"propwatch\"} == 1")
     check(len(res) == 1, "the tap is up (job propwatch)")
 

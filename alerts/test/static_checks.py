@@ -2,7 +2,7 @@
 """House rules for alerts/ and grafana/ that promtool and dashboard-linter do
 not check (CONVENTIONS.md "Operations files"). Needs PyYAML.
 
-  alerts   Propwatch* CamelCase names; severity critical|warning; a static
+  alerts   Propwatch* CamelCase names; severity critical|warning|info; a static
            summary, a templated description, runbook_url =
            alerts/runbook.md#<name in lower case>, and that runbook section
            with its four parts; a `for:`.
@@ -62,7 +62,8 @@ def main():
     for a in alerts:
         n = a["alert"]
         check(re.fullmatch(r"Propwatch(?:[A-Z][a-z0-9]*)+", n), f"{n}: CamelCase with the Propwatch prefix")
-        check(a.get("labels", {}).get("severity") in ("critical", "warning"), f"{n}: severity critical|warning")
+        check(a.get("labels", {}).get("severity") in ("critical", "warning", "info"),
+              f"{n}: severity critical|warning|info")
         ann = a.get("annotations", {})
         check(set(ann) == {"summary", "description", "runbook_url"}, f"{n}: annotations summary, description, runbook_url")
         check("{{" not in ann.get("summary", "{{"), f"{n}: summary is a static sentence")

@@ -76,7 +76,20 @@ std::string RenderExamplesJson(const std::vector<FindingExample>& examples, Time
     body += SpanKindName(x.span_kind);
     body += "\",\"traceId\":\"" + trace_id + "\",\"spanId\":\"" + x.span_id.ToHex() +
             "\",\"seenUnixNano\":" + std::to_string(x.seen.time_since_epoch().count()) +
-            ",\"ageSeconds\":" + age_text + ",\"trace\":\"/api/v1/traces/" + trace_id + "\"}";
+            ",\"ageSeconds\":" + age_text + ",\"trace\":\"/api/v1/traces/" + trace_id + "\"";
+    if (x.finding == Finding::kBrokenEdge) {
+      // The caller side of the edge: the paired CLIENT/PRODUCER span, in
+      // another trace; empty ids and no link when the caller is unknown.
+      const bool paired = !x.caller_trace_id.IsZero();
+      const std::string caller_trace = paired ? x.caller_trace_id.ToHex() : std::string();
+      body += ",\"callerService\":";
+      text::AppendJsonString(&body, x.caller_service);
+      body += ",\"callerTraceId\":\"" + caller_trace + "\",\"callerSpanId\":\"" +
+              (paired && !x.caller_span_id.IsZero() ? x.caller_span_id.ToHex() : std::string()) +
+              "\",\"callerTrace\":\"" +
+              (paired ? "/api/v1/traces/" + caller_trace : std::string()) + "\"";
+    }
+    body += '}';
   }
   body += "]}\n";
   return body;

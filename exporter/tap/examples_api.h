@@ -28,7 +28,10 @@ std::optional<Finding> ParseFinding(std::string_view name);
 
 // {"examples":[{"service", "finding", "spanKind", "traceId", "spanId",
 // "seenUnixNano", "ageSeconds", "trace"}, ...]} in the given order; ages are
-// measured from `now`. O(examples).
+// measured from `now`. A broken_edge example also has "callerService",
+// "callerTraceId", "callerSpanId" and "callerTrace" (the caller's trace
+// path); the ids and the path are "" when the caller is unknown. Other
+// findings have none of the four. O(examples).
 std::string RenderExamplesJson(const std::vector<FindingExample>& examples, Timestamp now);
 
 }  // namespace propwatch::tap

@@ -49,11 +49,32 @@ std::string RenderStatusJson(const Snapshot& snap) {
             ",\"extractionFailures\":" + std::to_string(w.extraction_failures) +
             ",\"lateSpans\":" + std::to_string(w.late_spans) + "}";
   }
+  // Broken edges in the snapshot's order (window count, then total,
+  // descending): one row per (caller, callee, boundary) series held.
+  body += "],\n\"brokenEdges\":[";
+  first = true;
+  for (const BrokenEdgeCount& edge : snap.broken_edges) {
+    body += first ? "\n{\"caller\":" : ",\n{\"caller\":";
+    first = false;
+    text::AppendJsonString(&body, edge.caller_service);
+    body += ",\"callee\":";
+    text::AppendJsonString(&body, edge.callee_service);
+    body += ",\"boundary\":\"";
+    body += EdgeBoundaryName(edge.boundary);
+    body += "\",\"window\":" + std::to_string(edge.window) +
+            ",\"total\":" + std::to_string(edge.total) + "}";
+  }
   const EngineStats& e = snap.stats;
   body += "],\n\"engine\":{\"liveTraces\":" + std::to_string(e.live_traces) +
           ",\"servicesTracked\":" + std::to_string(e.services) +
           ",\"traceEvictionsTotal\":" + std::to_string(e.traces_evicted_capacity) +
-          ",\"distinctTraceIdsPerSecond\":" + per_second(e.distinct_trace_ids_window) + "}}\n";
+          ",\"distinctTraceIdsPerSecond\":" + per_second(e.distinct_trace_ids_window) +
+          ",\"edgeOrphansPending\":" + std::to_string(e.edge_orphans_pending) +
+          ",\"edgeOutboundCandidates\":" + std::to_string(e.edge_outbound_candidates) +
+          ",\"edgeSeries\":" + std::to_string(e.edge_series) +
+          ",\"edgeOrphansEvictedTotal\":" + std::to_string(e.edge_orphans_evicted) +
+          ",\"edgeOutboundEvictedTotal\":" + std::to_string(e.edge_outbound_evicted) +
+          ",\"edgeSeriesOverflowTotal\":" + std::to_string(e.edge_series_overflow) + "}}\n";
   return body;
 }
 

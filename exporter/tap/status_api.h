@@ -14,9 +14,17 @@ namespace propwatch::tap {
 //  "spansPerSecond", "traceStartsPerSecond", "spans", "orphans",
 //  "orphanRate", "orphansByKind": {kind: n}, "brokenParents",
 //  "brokenParentRate", "unpairedOutbound", "invalidTraceparents",
-//  "extractionFailures", "lateSpans"}], "engine": {...}}: window counts
-// (the last `windowSeconds`) and rates per second of them; "time" is the
-// engine clock in Unix ns. O(services).
+//  "extractionFailures", "lateSpans"}], "brokenEdges": [{"caller",
+//  "callee", "boundary", "window", "total"}], "engine": {"liveTraces",
+//  "servicesTracked", "traceEvictionsTotal", "distinctTraceIdsPerSecond",
+//  "edgeOrphansPending", "edgeOutboundCandidates", "edgeSeries",
+//  "edgeOrphansEvictedTotal", "edgeOutboundEvictedTotal",
+//  "edgeSeriesOverflowTotal"}}: window counts (the last `windowSeconds`)
+// and rates per second of them; "time" is the engine clock in Unix ns.
+// "brokenEdges" are Snapshot::broken_edges in their order (window count,
+// then total, descending; "caller" is "unknown" when no outbound span was
+// paired, "boundary" "http" or "messaging"); "*Total" are counters since
+// start, the other engine figures gauges. O(services + edge series).
 std::string RenderStatusJson(const Snapshot& snapshot);
 
 // The status page, compiled into the binary: the HTML document

@@ -4,7 +4,8 @@
 "use strict";
 const MAX_ROWS = 500;  // rows rendered per table; the filter narrows the rest
 const REFRESH_MS = 5000;
-const state = { services: [], examples: [], sort: "orphanRate", dir: -1, filter: "", refreshing: 0, trace: 0 };
+const state = { services: [], edges: [], examples: [], sort: "orphanRate", dir: -1,
+                edgeSort: "window", edgeDir: -1, filter: "", refreshing: 0, trace: 0 };
 const $ = (sel) => document.querySelector(sel);
 
 function token() { return sessionStorage.getItem("propwatch-token") || ""; }
@@ -44,6 +45,28 @@ function row(s) {
 }
 
 function matches(service) { return service.toLowerCase().includes(state.filter.toLowerCase()); }
+// A broken edge (or its example) matches when its caller or its callee does.
+function edgeMatches(caller, callee) { return matches(caller) || matches(callee); }
+const UNKNOWN_CALLER = "unknown";
+const UNKNOWN_TITLE = "no client or producer span matched: an uninstrumented caller, or one whose " +
+    "spans lack peer.service, server.address or messaging.destination.name";
+
+// A link that opens a trace in the panel; `spanId` is the span to highlight.
+function traceLink(traceId, spanId, finding, side, label) {
+  const a = document.createElement("a");
+  a.href = "#trace=" + traceId;
+  a.className = "trace";
+  if (side) a.dataset.side = side;
+  a.textContent = label;
+  a.addEventListener("click", (ev) => {
+    ev.preventDefault();
+    history.replaceState(null, "", "#trace=" + traceId);
+    showTrace(traceId, spanId, finding);
+  });
+  return a;
+}
+function edgeBoundary(spanKind) { return spanKind === "consumer" ? "messaging" : "http"; }
+function edgeKey(caller, callee, boundary) { return caller + "\u0000" + callee + "\u0000" + boundary; }
 
 function renderServices() {
   const rows = state.services.filter((s) => matches(s.service));
@@ -88,27 +111,82 @@ function renderServices() {
   }
 }
 
+// Broken edges: by window count (then total, then the tap's order), or by
+// the clicked column; each row links the latest example's two traces.
+function renderEdges() {
+  const latest = new Map();
+  for (const x of state.examples) {
+    if (x.finding !== "broken_edge") continue;
+    const k = edgeKey(x.callerService, x.service, edgeBoundary(x.spanKind));
+    if (!latest.has(k) || x.ageSeconds < latest.get(k).ageSeconds) latest.set(k, x);
+  }
+  const rows = state.edges.filter((e) => edgeMatches(e.caller, e.callee));
+  const key = state.edgeSort, dir = state.edgeDir;
+  rows.sort((a, b) => {
+    const x = a[key], y = b[key];
+    const c = typeof x === "string" ? x.localeCompare(y) : x - y;
+    if (c !== 0) return dir * c;
+    return (b.window - a.window) || (b.total - a.total) || a.index - b.index;
+  });
+  const body = document.createElement("tbody");
+  for (const e of rows.slice(0, MAX_ROWS)) {
+    const tr = document.createElement("tr");
+    tr.dataset.caller = e.caller;
+    tr.dataset.callee = e.callee;
+    tr.dataset.boundary = e.boundary;
+    const unknown = e.caller === UNKNOWN_CALLER;
+    const caller = cell(tr, e.caller, unknown ? "unknown" : "", "caller");
+    caller.title = unknown ? UNKNOWN_TITLE : e.caller;
+    cell(tr, e.callee, "", "callee").title = e.callee;
+    cell(tr, e.boundary, "", "boundary");
+    cell(tr, String(e.window), e.window > 0 ? "bad" : "", "window");
+    cell(tr, String(e.total), "", "total");
+    const td = cell(tr, "", "", "traces");
+    const x = latest.get(edgeKey(e.caller, e.callee, e.boundary));
+    if (x) {
+      if (x.callerTraceId) {
+        td.appendChild(traceLink(x.callerTraceId, x.callerSpanId, x.finding, "caller", "caller"));
+        td.appendChild(document.createTextNode(" → "));
+      }
+      td.appendChild(traceLink(x.traceId, x.spanId, x.finding, "callee", "callee"));
+    }
+    body.appendChild(tr);
+  }
+  moreRow(body, 6, rows.length - MAX_ROWS);
+  $("#edges tbody").replaceWith(body);
+  $("#edges-shown").textContent = rows.length === state.edges.length
+      ? state.edges.length + (state.edges.length === 1 ? " edge" : " edges")
+      : rows.length + " of " + state.edges.length + " edges match";
+  for (const th of document.querySelectorAll("#edges th[data-sort]")) {
+    th.setAttribute("aria-sort", th.dataset.sort === key ? (dir > 0 ? "ascending" : "descending") : "none");
+  }
+}
+
 function renderExamples() {
-  const rows = state.examples.filter((x) => matches(x.service));
+  const rows = state.examples.filter((x) =>
+    x.finding === "broken_edge" ? edgeMatches(x.callerService, x.service) : matches(x.service));
   const body = document.createElement("tbody");
   for (const x of rows.slice(0, MAX_ROWS)) {
     const tr = document.createElement("tr");
     tr.dataset.trace = x.traceId;
     tr.dataset.finding = x.finding;
-    cell(tr, x.service).title = x.service;
+    // A broken edge names its caller: "caller → callee" (the callee is the
+    // example's service), and links the caller's trace under the callee's.
+    const edge = x.finding === "broken_edge";
+    const who = edge ? x.callerService + " → " + x.service : x.service;
+    cell(tr, who).title = edge && x.callerService === UNKNOWN_CALLER ? who + ": " + UNKNOWN_TITLE : who;
     cell(tr, x.finding.replace(/_/g, " "));
     cell(tr, x.spanKind === "unspecified" ? "" : x.spanKind);
     const td = cell(tr, "");
-    const a = document.createElement("a");
-    a.href = "#trace=" + x.traceId;
-    a.className = "trace";
-    a.textContent = x.traceId;
-    a.addEventListener("click", (ev) => {
-      ev.preventDefault();
-      history.replaceState(null, "", "#trace=" + x.traceId);
-      showTrace(x.traceId, x.spanId, x.finding);
-    });
-    td.appendChild(a);
+    td.appendChild(traceLink(x.traceId, x.spanId, x.finding, edge ? "callee" : "", x.traceId));
+    if (edge && x.callerTraceId) {
+      tr.dataset.callerTrace = x.callerTraceId;
+      const line = document.createElement("div");
+      line.className = "caller-line";
+      line.textContent = "caller ";
+      line.appendChild(traceLink(x.callerTraceId, x.callerSpanId, x.finding, "caller", x.callerTraceId));
+      td.appendChild(line);
+    }
     cell(tr, x.ageSeconds.toFixed(0) + " s");
     body.appendChild(tr);
   }
@@ -117,7 +195,9 @@ function renderExamples() {
 }
 
 // Shows a trace as a tree. For a broken-parent example `spanId` is the
-// missing parent: its children are marked; otherwise the span itself.
+// missing parent: its children are marked; otherwise the span itself (for a
+// broken edge, the orphan in the callee's trace or the outbound span in the
+// caller's).
 async function showTrace(id, spanId, finding) {
   const seq = ++state.trace;  // a later click wins over a slower earlier answer
   state.open = { id, spanId, finding };
@@ -173,6 +253,7 @@ async function refresh() {
     }
     if (seq !== state.refreshing) return;
     state.services = st.services.map(row);
+    state.edges = (st.brokenEdges || []).map((e, index) => ({ ...e, index }));
     state.examples = examples;
     $("#token-box").hidden = !needToken;
     $("#window").textContent = "window: " + st.windowSeconds.toFixed(0) + " s";
@@ -180,6 +261,7 @@ async function refresh() {
     $("#summary").textContent = state.services.length + " services, " + bad + " over 5 % orphans, " +
         st.engine.liveTraces + " live traces";
     renderServices();
+    renderEdges();
     renderExamples();
     $("#updated").textContent = "updated " + new Date().toLocaleTimeString();
     $("#error").textContent = "";
@@ -203,12 +285,21 @@ for (const th of document.querySelectorAll("#services th")) {
     renderServices();
   });
 }
+for (const th of document.querySelectorAll("#edges th[data-sort]")) {
+  th.addEventListener("click", () => {
+    const key = th.dataset.sort;
+    state.edgeDir = state.edgeSort === key ? -state.edgeDir : (th.dataset.type === "text" ? 1 : -1);
+    state.edgeSort = key;
+    renderEdges();
+  });
+}
 let filterTimer = 0;
 $("#filter").addEventListener("input", (ev) => {
   clearTimeout(filterTimer);
   filterTimer = setTimeout(() => {
     state.filter = ev.target.value;
     renderServices();
+    renderEdges();
     renderExamples();
   }, 150);
 });

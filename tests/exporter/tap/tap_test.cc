@@ -20,6 +20,7 @@
 #include "exporter/tap/examples_api.h"
 #include "exporter/tap/http_get.h"
 #include "exporter/tap/sampler_check.h"
+#include "exporter/tap/status_api.h"
 #include "gtest/gtest.h"
 #include "propwatch/version.h"
 
@@ -247,7 +248,88 @@ TEST(ExamplesApiTest, QueryParamDecodesAndTellsAbsentFromMalformed) {
   EXPECT_TRUE(malformed);
   EXPECT_EQ(QueryParam("service", "service"), "");
   EXPECT_EQ(ParseFinding("extraction_failure"), Finding::kExtractionFailure);
+  EXPECT_EQ(ParseFinding("broken_edge"), Finding::kBrokenEdge);
   EXPECT_EQ(ParseFinding("orphans"), std::nullopt);
+}
+
+// A broken_edge example names its caller and the caller's span, in another
+// trace; with the caller unknown the ids and the link are empty. Other
+// findings carry no caller fields.
+TEST(ExamplesApiTest, BrokenEdgeExamplesNameTheCallerAndItsTrace) {
+  const Timestamp now{std::chrono::seconds(1000)};
+  FindingExample known;
+  known.service = "orders";
+  known.finding = Finding::kBrokenEdge;
+  known.span_kind = SpanKind::kServer;
+  known.trace_id = *TraceId::FromLowerHex("4bf92f3577b34da6a3ce929d0e0e4736");
+  known.span_id = *SpanId::FromLowerHex("00f067aa0ba902b8");
+  known.seen = now - std::chrono::milliseconds(1500);
+  known.caller_service = "check\"out";
+  known.caller_trace_id = *TraceId::FromLowerHex("0af7651916cd43dd8448eb211c80319c");
+  known.caller_span_id = *SpanId::FromLowerHex("b7ad6b7169203331");
+  FindingExample unknown = known;
+  unknown.span_kind = SpanKind::kConsumer;
+  unknown.caller_service = std::string(kUnknownCaller);
+  unknown.caller_trace_id = TraceId();
+  unknown.caller_span_id = SpanId();
+  FindingExample orphan = known;
+  orphan.finding = Finding::kOrphan;
+  orphan.caller_service.clear();
+  EXPECT_EQ(RenderExamplesJson({known, unknown, orphan}, now),
+            "{\"examples\":[\n"
+            "{\"service\":\"orders\",\"finding\":\"broken_edge\",\"spanKind\":\"server\","
+            "\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"spanId\":\"00f067aa0ba902b8\","
+            "\"seenUnixNano\":998500000000,\"ageSeconds\":1.500,"
+            "\"trace\":\"/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736\","
+            "\"callerService\":\"check\\\"out\",\"callerTraceId\":\"0af7651916cd43dd8448eb211c80319c\","
+            "\"callerSpanId\":\"b7ad6b7169203331\","
+            "\"callerTrace\":\"/api/v1/traces/0af7651916cd43dd8448eb211c80319c\"},\n"
+            "{\"service\":\"orders\",\"finding\":\"broken_edge\",\"spanKind\":\"consumer\","
+            "\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"spanId\":\"00f067aa0ba902b8\","
+            "\"seenUnixNano\":998500000000,\"ageSeconds\":1.500,"
+            "\"trace\":\"/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736\","
+            "\"callerService\":\"unknown\",\"callerTraceId\":\"\",\"callerSpanId\":\"\","
+            "\"callerTrace\":\"\"},\n"
+            "{\"service\":\"orders\",\"finding\":\"orphan\",\"spanKind\":\"server\","
+            "\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"spanId\":\"00f067aa0ba902b8\","
+            "\"seenUnixNano\":998500000000,\"ageSeconds\":1.500,"
+            "\"trace\":\"/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736\"}]}\n");
+}
+
+// /api/v1/status lists the snapshot's broken edges in its order, names
+// escaped, and the edge figures of the engine.
+TEST(StatusApiTest, BrokenEdgesAndEdgeStats) {
+  Snapshot snap;
+  snap.time = Timestamp(std::chrono::seconds(100));
+  snap.window_covered = std::chrono::seconds(10);
+  snap.broken_edges = {
+      {"checkout", "orders", EdgeBoundary::kHttp, 40, 7},
+      {std::string(kUnknownCaller), "<b>billing</b>", EdgeBoundary::kMessaging, 3, 2},
+      {"checkout", "stock", EdgeBoundary::kHttp, 5, 0},
+  };
+  snap.stats.edge_orphans_pending = 11;
+  snap.stats.edge_outbound_candidates = 12;
+  snap.stats.edge_series = 3;
+  snap.stats.edge_orphans_evicted = 13;
+  snap.stats.edge_outbound_evicted = 14;
+  snap.stats.edge_series_overflow = 15;
+  const std::string json = RenderStatusJson(snap);
+  EXPECT_NE(json.find("\"services\":[],\n\"brokenEdges\":["
+                      "\n{\"caller\":\"checkout\",\"callee\":\"orders\",\"boundary\":\"http\","
+                      "\"window\":7,\"total\":40},"
+                      "\n{\"caller\":\"unknown\",\"callee\":\"<b>billing</b>\","
+                      "\"boundary\":\"messaging\",\"window\":2,\"total\":3},"
+                      "\n{\"caller\":\"checkout\",\"callee\":\"stock\",\"boundary\":\"http\","
+                      "\"window\":0,\"total\":5}],\n\"engine\":{"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(",\"edgeOrphansPending\":11,\"edgeOutboundCandidates\":12,\"edgeSeries\":3,"
+                      "\"edgeOrphansEvictedTotal\":13,\"edgeOutboundEvictedTotal\":14,"
+                      "\"edgeSeriesOverflowTotal\":15}}\n"),
+            std::string::npos)
+      << json;
+  snap.broken_edges.clear();
+  EXPECT_NE(RenderStatusJson(snap).find("\"brokenEdges\":[],"), std::string::npos);
 }
 
 // The value of an unlabelled sample in a Prometheus text exposition.
