@@ -1,6 +1,7 @@
 #include "edge_matcher.h"
 
 #include <algorithm>
+#include <array>
 #include <iterator>
 #include <optional>
 #include <queue>
@@ -276,11 +277,23 @@ struct Walk {
   absl::btree_set<std::pair<uint64_t, uint64_t>>::const_iterator pos;
 };
 
+// At most two lists per orphan, walked both ways.
+struct Walks {
+  std::array<Walk, 4> walk;
+  uint32_t size = 0;
+};
+
 }  // namespace
 
 std::vector<int64_t> EdgeMatcher::Match(const std::vector<const PendingOrphan*>& batch) {
-  absl::flat_hash_set<uint32_t> used;
-  std::vector<std::vector<Walk>> walks(batch.size());
+  // A candidate is used in this matching when its mark is this epoch.
+  if (++match_epoch_ == 0) {  // wrapped: clear every mark once
+    for (Candidate& c : ring_) c.used_in = 0;
+    match_epoch_ = 1;
+  }
+  const uint32_t epoch = match_epoch_;
+  auto used = [&](uint32_t slot) { return ring_[slot].used_in == epoch; };
+  std::vector<Walks> walks(batch.size());
 
   // The next valid candidate of a walk, or nullopt when it is exhausted.
   auto peek = [&](const PendingOrphan& r, Walk& w) -> std::optional<uint32_t> {
@@ -296,7 +309,7 @@ std::vector<int64_t> EdgeMatcher::Match(const std::vector<const PendingOrphan*>&
         if (e->first > w.high) return std::nullopt;
       }
       const auto slot = static_cast<uint32_t>(e->second);
-      if (!used.contains(slot) && Valid(r, slot, w.check_port)) return slot;
+      if (!used(slot) && Valid(r, slot, w.check_port)) return slot;
       if (w.down) {
         w.pos = e;
       } else {
@@ -335,8 +348,8 @@ std::vector<int64_t> EdgeMatcher::Match(const std::vector<const PendingOrphan*>&
   auto best_offer = [&](uint32_t i) -> std::optional<Offer> {
     std::optional<Offer> best;
     const EdgeSpan& r = batch[i]->span;
-    for (uint32_t k = 0; k < walks[i].size(); ++k) {
-      std::optional<uint32_t> c = peek(*batch[i], walks[i][k]);
+    for (uint32_t k = 0; k < walks[i].size; ++k) {
+      std::optional<uint32_t> c = peek(*batch[i], walks[i].walk[k]);
       if (!c) continue;
       Offer offer{Distance(ring_[*c].span.start_ns, r.start_ns), i, *c, k};
       if (!best || later(*best, offer)) best = offer;
@@ -365,8 +378,10 @@ std::vector<int64_t> EdgeMatcher::Match(const std::vector<const PendingOrphan*>&
       const StartIndex& list = it->second.by_start;
       const bool check_port = r.boundary == EdgeBoundary::kHttp && k == 1;
       const auto split = list.upper_bound({r.span.start_ns, UINT64_MAX});
-      walks[i].push_back(Walk{&list, true, check_port, low, r.span.start_ns + skew, split});
-      walks[i].push_back(Walk{&list, false, check_port, low, r.span.start_ns + skew, split});
+      walks[i].walk[walks[i].size++] =
+          Walk{&list, true, check_port, low, r.span.start_ns + skew, split};
+      walks[i].walk[walks[i].size++] =
+          Walk{&list, false, check_port, low, r.span.start_ns + skew, split};
     }
     if (std::optional<Offer> offer = best_offer(i)) heap.push(*offer);
   }
@@ -375,13 +390,13 @@ std::vector<int64_t> EdgeMatcher::Match(const std::vector<const PendingOrphan*>&
   while (!heap.empty()) {
     const Offer offer = heap.top();
     heap.pop();
-    if (used.contains(offer.candidate)) {
+    if (used(offer.candidate)) {
       // Taken since this offer was made: the orphan's next best.
-      skip(walks[offer.orphan][offer.walk]);
+      skip(walks[offer.orphan].walk[offer.walk]);
       if (std::optional<Offer> next = best_offer(offer.orphan)) heap.push(*next);
       continue;
     }
-    used.insert(offer.candidate);
+    ring_[offer.candidate].used_in = epoch;
     match[offer.orphan] = offer.candidate;
   }
   return match;

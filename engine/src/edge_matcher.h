@@ -136,7 +136,8 @@ class EdgeMatcher {
     EdgeBoundary boundary = EdgeBoundary::kHttp;
     int64_t added_ns = 0;
     bool live = false;
-    uint8_t filed = 0;  // bit k: filed under key k of Keys()
+    uint8_t filed = 0;     // bit k: filed under key k of Keys()
+    uint32_t used_in = 0;  // the Match() epoch that took it
   };
   using StartIndex = absl::btree_set<std::pair<uint64_t, uint64_t>>;  // (start, id)
   struct KeyList {
@@ -197,6 +198,7 @@ class EdgeMatcher {
   absl::flat_hash_set<uint64_t> wanted_ ABSL_GUARDED_BY(mu_);
   bool want_all_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<uint64_t, Series> series_ ABSL_GUARDED_BY(mu_);
+  uint32_t match_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   Stats stats_ ABSL_GUARDED_BY(mu_);
 };
 
