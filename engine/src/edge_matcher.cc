@@ -81,8 +81,11 @@ void EdgeMatcher::Want(uint64_t key) {
   if (all) {
     want_all_ = true;
     wanted_.clear();
+    for (auto& word : want_bits_) word.store(~uint64_t{0}, std::memory_order_relaxed);
   } else {
     wanted_.insert(key);
+    const uint64_t bit = key % kWantBits;
+    want_bits_[bit / 64].fetch_or(uint64_t{1} << (bit % 64), std::memory_order_relaxed);
   }
   // Index the candidates already held under the newly wanted key(s).
   for (uint64_t n = ring_tail_; n < ring_next_; ++n) {
@@ -107,7 +110,16 @@ void EdgeMatcher::File(uint32_t slot, int k) {
 void EdgeMatcher::AddOutbound(const EdgeSpan& outbound, EdgeBoundary boundary, int64_t now_ns) {
   const Keys keys = KeysOf(outbound, boundary);
   if ((keys.key[0] == 0 && keys.key[1] == 0) || outbound.start_ns == 0) return;  // can never pair
+  const bool http = boundary == EdgeBoundary::kHttp;
+  // An http call to a destination no orphan has named: nothing will claim it.
+  if (http && !(keys.key[0] != 0 && MaybeWanted(keys.key[0])) &&
+      !(keys.key[1] != 0 && MaybeWanted(keys.key[1]))) {
+    return;
+  }
   MutexLock lock(&mu_);
+  if (http && !want_all_ && !wanted_.contains(keys.key[0]) && !wanted_.contains(keys.key[1])) {
+    return;  // the bits were a false positive
+  }
   const uint64_t capacity = options_.max_candidates;
   const uint32_t slot = static_cast<uint32_t>(ring_next_ % capacity);
   if (slot == ring_.size()) ring_.emplace_back();

@@ -20,8 +20,12 @@
 // is overwritten first, counted if it had not expired). A candidate is
 // indexed by start time under a match key only once some orphan has carried
 // that key ("wanted" keys; when a key becomes wanted the ring is scanned
-// once), so the healthy case — unpaired calls to databases and third
-// parties, no orphans — costs a ring append per unpaired outbound span.
+// once). An http candidate whose keys no orphan has carried yet is not kept
+// at all: its trace was finalized trace_idle_timeout after the client span,
+// so an orphan it sent that arrives later is outside the arrival window
+// above. The healthy case — unpaired calls to databases and third parties,
+// no orphans — thus costs a lock-free bit test per unpaired CLIENT span
+// (PRODUCER spans are kept: a consumer may run minutes later).
 // Candidates expire 2 x decision_delay after arrival (PRODUCER: plus
 // max_lag). Pending orphans: at most `max_candidates` (oldest pushed out,
 // counted); edge series: at most `max_series`. Memory: ~120 bytes per ring
@@ -34,6 +38,8 @@
 // in the common case.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -197,6 +203,14 @@ class EdgeMatcher {
   static constexpr size_t kMaxWanted = 1 << 16;
   absl::flat_hash_set<uint64_t> wanted_ ABSL_GUARDED_BY(mu_);
   bool want_all_ ABSL_GUARDED_BY(mu_) = false;
+  // A lock-free superset of wanted_ (one bit per key hash; all set once
+  // want_all_), so an http candidate nobody wants is dropped without the lock.
+  static constexpr size_t kWantBits = 1 << 16;
+  std::array<std::atomic<uint64_t>, kWantBits / 64> want_bits_{};
+  bool MaybeWanted(uint64_t list_key) const {
+    const uint64_t bit = list_key % kWantBits;
+    return (want_bits_[bit / 64].load(std::memory_order_relaxed) >> (bit % 64)) & 1;
+  }
   absl::flat_hash_map<uint64_t, Series> series_ ABSL_GUARDED_BY(mu_);
   uint32_t match_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   Stats stats_ ABSL_GUARDED_BY(mu_);

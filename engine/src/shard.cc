@@ -1,6 +1,7 @@
 #include "shard.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/hash/hash.h"
 #include "propwatch/trace_context.h"
@@ -85,10 +86,10 @@ void Shard::ReleaseEntry(TraceEntry& entry) {
       finalized_.erase(finalized_.iterator_to(entry));
     }
   }
-  DropNotes(entry);
   FreeChain(entry.span_head);
   FreeChain(entry.pending_head);
-  entry.span_head = entry.pending_head = kNil;
+  FreeChain(entry.note_head);
+  entry.span_head = entry.pending_head = entry.note_head = kNil;
   entry.span_count = entry.pending_count = 0;
   entry.state = State::kFree;
   entry.flags = 0;
@@ -330,8 +331,8 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
       Cell& parent = ChunkAt(parent_chunk).cells[parent_slot];
       parent.flags |= kHasChild;
       if (parent.flags & kHasNote) {  // paired after all: no longer an edge candidate
-        notes_.erase(NoteKey(index, parent_position));
         parent.flags &= ~kHasNote;
+        RemoveNote(Entry(index), parent_position);
       }
     } else {
       Cell* pending = AppendCell(&entry.pending_head, &entry.pending_count);
@@ -380,25 +381,33 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
     if (!(self->flags & kHasChild)) {
       EdgeSpan edge;
       SetEdgeKeys(span, &edge);
-      notes_[NoteKey(index, entry.span_count - 1)] =
-          OutboundNote{span.start_unix_nano, span.end_unix_nano, edge.peer_key,
-                       edge.address_key, edge.destination_key, edge.port};
+      const OutboundNote note{span.start_unix_nano,    span.end_unix_nano,   edge.peer_key,
+                              edge.address_key,        edge.destination_key, edge.port,
+                              static_cast<uint16_t>(entry.span_count - 1)};
+      const uint32_t chunk = AllocateChunk();
+      std::memcpy(&ChunkAt(chunk), &note, sizeof note);
+      Next(chunk) = entry.note_head;
+      entry.note_head = chunk;
       self->flags |= kHasNote;
-      entry.flags |= kHasNotes;
     }
   }
 }
 
-void Shard::DropNotes(TraceEntry& entry) {
-  if (!(entry.flags & kHasNotes)) return;
-  for (uint32_t i = 0; i < entry.span_count; ++i) {
-    Cell* cell = CellAt(entry.span_head, i);
-    if (cell->flags & kHasNote) {
-      notes_.erase(NoteKey(entry.index, i));
-      cell->flags &= ~kHasNote;
-    }
+Shard::OutboundNote Shard::ReadNote(uint32_t chunk) {
+  OutboundNote note;
+  std::memcpy(&note, &ChunkAt(chunk), sizeof note);
+  return note;
+}
+
+void Shard::RemoveNote(TraceEntry& entry, uint32_t position) {
+  for (uint32_t* link = &entry.note_head; *link != kNil; link = &Next(*link)) {
+    if (ReadNote(*link).position != position) continue;
+    const uint32_t chunk = *link;
+    *link = Next(chunk);
+    Next(chunk) = free_chunk_;
+    free_chunk_ = chunk;
+    return;
   }
-  entry.flags &= ~kHasNotes;
 }
 
 void Shard::Finalize(TraceEntry& entry, int64_t now_ns) {
@@ -445,21 +454,26 @@ void Shard::Finalize(TraceEntry& entry, int64_t now_ns) {
                        entry.trace_id, cell.id, now_ns);
     }
     if (cell.flags & kHasNote) {
-      auto note = notes_.find(NoteKey(entry.index, i));
-      if (unpaired && note != notes_.end()) {
-        const OutboundNote& n = note->second;
-        edges_->AddOutbound(EdgeSpan{entry.trace_id, cell.id, n.start_ns, n.end_ns, n.peer_key,
-                                     n.address_key, n.destination_key, n.port, cell.service},
-                            static_cast<SpanKind>(cell.kind) == SpanKind::kClient
-                                ? EdgeBoundary::kHttp
-                                : EdgeBoundary::kMessaging,
-                            now_ns);
-      }
-      if (note != notes_.end()) notes_.erase(note);
       cell.flags &= ~kHasNote;
+      if (unpaired) {
+        // Usually the trace's only note, or one of very few.
+        for (uint32_t chunk = entry.note_head; chunk != kNil; chunk = Next(chunk)) {
+          const OutboundNote n = ReadNote(chunk);
+          if (n.position != i) continue;
+          edges_->AddOutbound(EdgeSpan{entry.trace_id, cell.id, n.start_ns, n.end_ns,
+                                       n.peer_key, n.address_key, n.destination_key, n.port,
+                                       cell.service},
+                              static_cast<SpanKind>(cell.kind) == SpanKind::kClient
+                                  ? EdgeBoundary::kHttp
+                                  : EdgeBoundary::kMessaging,
+                              now_ns);
+          break;
+        }
+      }
     }
   }
-  entry.flags &= ~kHasNotes;
+  FreeChain(entry.note_head);
+  entry.note_head = kNil;
   FreeChain(entry.pending_head);
   entry.pending_head = kNil;
   entry.pending_count = 0;
@@ -506,8 +520,7 @@ void Shard::MergeInto(std::vector<ServiceCounters>* services,
                            chunk_blocks_.size() * kChunksPerBlock * (sizeof(Chunk) + sizeof(uint32_t)) +
                            table_.capacity() * (sizeof(uint32_t) + 1) +
                            evicted_ring_.size() * sizeof(uint64_t) +
-                           evicted_.capacity() * (sizeof(uint64_t) + 1) +
-                           notes_.capacity() * (sizeof(uint64_t) + sizeof(OutboundNote) + 1);
+                           evicted_.capacity() * (sizeof(uint64_t) + 1);
 }
 
 }  // namespace propwatch::detail

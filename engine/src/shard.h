@@ -11,6 +11,9 @@
 //     flags) in chunks of kCellsPerChunk,
 //   - pending cells: 16 bytes per span whose parent has not arrived yet
 //     (parent id + the child's service); emptied as parents arrive,
+//   - with edge attribution, one 64-byte chunk per outbound span that has no
+//     child yet (its times and match keys), until a child arrives or the
+//     trace is finalized,
 //   - a 4-byte slot in an open-addressing hash set keyed by trace id.
 #pragma once
 
@@ -124,7 +127,6 @@ class Shard {
   static constexpr uint8_t kWasFinalized = 4;  // every span from now on is late
   static constexpr uint8_t kStartedBeforeStart = 8;  // a span began before the engine
   static constexpr uint8_t kRebalance = 16;  // live in a rebalance window
-  static constexpr uint8_t kHasNotes = 32;   // some cell has kHasNote
   static constexpr uint8_t kUnjudged = kTruncated | kIncomplete | kStartedBeforeStart | kRebalance;
 
   using ListHook = boost::intrusive::list_member_hook<>;
@@ -134,6 +136,7 @@ class Shard {
     int64_t last_ns = 0;  // last span (live) or finalization time (finalized)
     uint32_t span_head = kNil;
     uint32_t pending_head = kNil;
+    uint32_t note_head = kNil;  // chain of OutboundNote chunks
     uint32_t index = 0;  // own position in the entry pool
     uint16_t span_count = 0;
     uint16_t pending_count = 0;
@@ -172,7 +175,8 @@ class Shard {
   [[gnu::always_inline]] inline Cell* AppendCell(uint32_t* head, uint16_t* count);
 
   void Finalize(TraceEntry& entry, int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  void DropNotes(TraceEntry& entry);
+  // Unlinks and frees the note of the cell at `position`, if any.
+  void RemoveNote(TraceEntry& entry, uint32_t position);
   void RememberEvicted(const TraceId& id);
   bool WasEvicted(const TraceId& id) const;
 
@@ -212,18 +216,16 @@ class Shard {
   EdgeMatcher* const edges_;      // not owned, may be null; its own lock, taken after mu
 
   // What edge attribution needs of an outbound span that has no child yet,
-  // beyond its cell: kept only until a child arrives or the trace is
-  // finalized (then handed to edges_ if still unpaired). Key: entry index <<
-  // 16 | the cell's position in the trace.
+  // beyond its cell: kept in a chunk of the trace's note chain until a child
+  // arrives or the trace is finalized (then handed to edges_ if unpaired).
   struct OutboundNote {
     uint64_t start_ns = 0, end_ns = 0;
     uint64_t peer_key = 0, address_key = 0, destination_key = 0;
     uint16_t port = 0;
+    uint16_t position = 0;  // the cell's position in the trace
   };
-  static uint64_t NoteKey(uint32_t entry_index, uint32_t position) {
-    return static_cast<uint64_t>(entry_index) << 16 | position;
-  }
-  absl::flat_hash_map<uint64_t, OutboundNote> notes_;
+  static_assert(sizeof(OutboundNote) <= sizeof(Chunk));
+  OutboundNote ReadNote(uint32_t chunk);
 };
 
 }  // namespace propwatch::detail

@@ -342,19 +342,31 @@ TEST_F(EdgesTest, CallerTraceEvictedByTheCapLeavesTheOrphanUnknown) {
 TEST_F(EdgesTest, CandidateBoundPushesOutTheOldestAndCountsIt) {
   options_.shards = 1;  // one stripe finalizes least recently active first
   options_.max_edge_candidates = 2;
+  Ingest({Server(T(2), "orders", 100, 200, "orders", 80),
+          Server(T(3), "orders", 2100, 2200, "orders", 80)});
   for (int i = 0; i < 3; ++i) {
     Ingest({Root(T(10 + i), "checkout", i * 1000, i * 1000 + 300),
             Client(T(10 + i), "checkout", i * 1000 + 50, i * 1000 + 250, "orders", 80)});
   }
-  clock_.Advance(seconds(31));  // finalized: three candidates, room for two
-  Ingest({Server(T(2), "orders", 100, 200, "orders", 80),
-          Server(T(3), "orders", 2100, 2200, "orders", 80)});
-  Settle();
+  Settle();  // three candidates finalized at once, room for two
   const Snapshot snap = engine().Collect();
   EXPECT_EQ(snap.stats.edge_outbound_evicted, 1u);
   EXPECT_EQ(Edges(), (std::vector<std::string>{"checkout->orders http 1",
                                                 "unknown->orders http 1"}))
       << "the first call's candidate was pushed out";
+}
+
+TEST_F(EdgesTest, HttpCallToADestinationNoOrphanNamedIsNotHeld) {
+  // Unpaired calls to a database: no orphan ever named it, so they cost no
+  // candidate memory. A producer is held regardless (its consumer may come
+  // minutes later).
+  Ingest({Root(T(1), "checkout", 0, 300), Client(T(1), "checkout", 50, 250, "postgres", 5432),
+          Root(T(3), "cron", 0, 10), Producer(T(3), "worker", 2, "jobs")});
+  clock_.Advance(seconds(31));
+  engine().Advance();
+  const Snapshot snap = engine().Collect();
+  EXPECT_EQ(snap.Find("checkout")->total.unpaired_outbound, 1u);
+  EXPECT_EQ(snap.stats.edge_outbound_candidates, 1u) << "only the producer";
 }
 
 TEST_F(EdgesTest, PendingOrphanBoundCountsEvictionsOnNoEdge) {
@@ -432,10 +444,11 @@ TEST_F(EdgesTest, ArrivalOrderDoesNotMatter) {
     engine_.reset();
     std::vector<SpanRecord> spans = scenario;
     if (round > 0) std::shuffle(spans.begin(), spans.end(), rng);
-    // 15 spans at most 2 s apart: all within decision delay - idle timeout.
+    // 15 spans at most 1.5 s apart: all within 21 s, less than the idle
+    // timeout (30 s) and decision delay - idle timeout.
     for (const SpanRecord& s : spans) {
       Ingest({s});
-      clock_.Advance(milliseconds(std::uniform_int_distribution<int>(0, 2000)(rng)));
+      clock_.Advance(milliseconds(std::uniform_int_distribution<int>(0, 1500)(rng)));
     }
     // Orphans come due one by one, in separate decisions.
     for (int step = 0; step < 200; ++step) {
