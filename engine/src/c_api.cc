@@ -378,6 +378,12 @@ propwatch_status propwatch_snapshot_stat(const propwatch_snapshot* snapshot, pro
     case PROPWATCH_STAT_REBALANCES: *value = s.rebalances; break;
     case PROPWATCH_STAT_EXAMPLE_SERIES: *value = s.example_series; break;
     case PROPWATCH_STAT_EXAMPLE_SERIES_OVERFLOW: *value = s.example_series_overflow; break;
+    case PROPWATCH_STAT_EDGE_ORPHANS_PENDING: *value = s.edge_orphans_pending; break;
+    case PROPWATCH_STAT_EDGE_OUTBOUND_CANDIDATES: *value = s.edge_outbound_candidates; break;
+    case PROPWATCH_STAT_EDGE_SERIES: *value = s.edge_series; break;
+    case PROPWATCH_STAT_EDGE_ORPHANS_EVICTED: *value = s.edge_orphans_evicted; break;
+    case PROPWATCH_STAT_EDGE_OUTBOUND_EVICTED: *value = s.edge_outbound_evicted; break;
+    case PROPWATCH_STAT_EDGE_SERIES_OVERFLOW: *value = s.edge_series_overflow; break;
     default: return PROPWATCH_INVALID_ARGUMENT;
   }
   return PROPWATCH_OK;

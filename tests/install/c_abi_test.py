@@ -180,6 +180,12 @@ class Engine:
                 v = C.c_uint64()
                 assert lib.propwatch_snapshot_stat(snap, stat, C.byref(v)) == OK
                 out["stats"][stat] = v.value
+            # Every stat up to the last one (edge_series_overflow, 25) answers;
+            # one past it is an error.
+            for stat in range(26):
+                v = C.c_uint64()
+                assert lib.propwatch_snapshot_stat(snap, stat, C.byref(v)) == OK, stat
+            assert lib.propwatch_snapshot_stat(snap, 26, C.byref(v)) == INVALID_ARGUMENT
             # Out-of-range arguments are errors, not crashes.
             v = C.c_uint64()
             n = lib.propwatch_snapshot_service_count(snap)
