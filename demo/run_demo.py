@@ -3,13 +3,15 @@
 
 Starts Kafka, propwatch, the two collector tiers and the three services as
 plain processes on 127.0.0.1, then runs each phase (baseline = all broken,
-each fix alone, all fixed; then tail-sampling, see run_tail_sampling):
-restarts the services with the phase's fixes,
-drives N user requests through the gateway, waits until every span reached
-propwatch and every trace was finalized, and reads propwatch's /metrics.
-The per-phase numbers are counter increases over the phase, so nothing is
-estimated. Writes the orphan-rate table, one fixed request's span dump (from
-propwatch's trace API) and the `propwatch check` gate verdicts to --out.
+each fix alone, all fixed, all fixed with a misconfigured propagator; then
+tail-sampling, see run_tail_sampling): restarts the services with the
+phase's fixes, drives N user requests through the gateway, waits until every
+span reached propwatch, every trace was finalized and every orphan's broken
+edge was decided, and reads propwatch's /metrics. The per-phase numbers are
+counter increases over the phase, so nothing is estimated. Writes the
+orphan-rate table, the broken-edge attribution table (measured against the
+demo's ground truth), one fixed request's span dump (from propwatch's trace
+API) and the `propwatch check` gate verdicts to --out.
 
 Exit code 0 when every phase completed (whatever the numbers say); 1 when
 something did not start, a span never arrived, or a result could not be
@@ -55,13 +57,16 @@ PHASES = {
     "fix-async": ("async", "only the worker's goroutine-pool hand-off fixed"),
     "fix-kafka": ("kafka", "only Kafka inject/extract fixed"),
     "all-fixed": ("all", "every boundary fixed"),
+    "misconfigured-propagator": ("all", "every boundary fixed, but the gateway runs with "
+                                        "OTEL_PROPAGATORS=baggage: its HTTP client makes the CLIENT "
+                                        "span and sends no traceparent"),
     "tail-sampling": ("all", "all fixed, through the tail-sampling tier: one error and "
                              "one slow request among many normal ones"),
     "long-traces": ("all", "all fixed, a batch job longer than the tail sampler's decision_wait, "
                            "among steady normal traffic"),
 }
-DEFAULT_PHASES = ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed", "tail-sampling",
-                  "long-traces"]
+DEFAULT_PHASES = ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed",
+                  "misconfigured-propagator", "tail-sampling", "long-traces"]
 # Phases that are not one of the per-boundary phases (their own runner and
 # report).
 SPECIAL_PHASES = ("tail-sampling", "long-traces")
@@ -77,10 +82,60 @@ TAIL_INSTANCES = ("a", "b")
 
 BOUNDARIES = ("http", "async", "kafka")
 
+# What every phase's services are started with, as their deployment would
+# set it: the gateway's requests instrumentation writes the CLIENT span's
+# destination (server.address, server.port) only under the stable HTTP
+# conventions; without it propwatch cannot name the caller of an orphan
+# SERVER span (demo/README.md "Attributes for broken-edge attribution").
+SERVICE_ENV = {"gateway": {"OTEL_SEMCONV_STABILITY_OPT_IN": "http"}}
+# Per-phase additions. OTEL_PROPAGATORS replaces the default list
+# (tracecontext,baggage): set to "baggage" to add baggage, it drops W3C trace
+# context, so the gateway's CLIENT span is made but no traceparent is sent.
+PHASE_SERVICE_ENV = {
+    "misconfigured-propagator": {"gateway": {"OTEL_PROPAGATORS": "baggage"}},
+}
+DEFAULT_PROPAGATORS = "tracecontext,baggage"
+
 
 def parse_fixes(value: str) -> set[str]:
     """DEMO_FIXES ("http,kafka", "all" or empty) -> the fixed boundaries."""
     return set(BOUNDARIES) if value == "all" else set(filter(None, value.split(",")))
+
+
+def service_env(phase: str) -> dict[str, dict[str, str]]:
+    """The environment each service gets in `phase`, on top of DEMO_FIXES."""
+    out = {s: dict(SERVICE_ENV.get(s, {})) for s in SERVICES}
+    for s, extra in PHASE_SERVICE_ENV.get(phase, {}).items():
+        out[s].update(extra)
+    return out
+
+
+def gateway_injects_traceparent(env: dict[str, dict[str, str]]) -> bool:
+    """Whether the gateway's propagators (OTEL_PROPAGATORS) include W3C
+    trace context."""
+    value = env.get("gateway", {}).get("OTEL_PROPAGATORS", DEFAULT_PROPAGATORS)
+    return "tracecontext" in {p.strip() for p in value.split(",")}
+
+
+# Broken edges (docs/semantics.md "Broken edge"): which span kind's orphans
+# each boundary label counts.
+EDGE_ORPHAN_KIND = {"http": "server", "messaging": "consumer"}
+
+
+def expected_edges(fixes: set[str], injects: bool, n: int) -> dict[tuple[str, str], tuple[str, int]]:
+    """The ground truth of the demo's design: {(callee, boundary): (caller,
+    orphans)}. The legacy HTTP wrapper makes no CLIENT span, so the worker's
+    orphan SERVER spans have no recorded caller ("unknown"); a fixed client
+    that sends no traceparent left its CLIENT span ("gateway"); a broken
+    Kafka hop leaves the worker's PRODUCER span ("worker")."""
+    out = {}
+    if "http" not in fixes:
+        out[("worker", "http")] = ("unknown", n)
+    elif not injects:
+        out[("worker", "http")] = ("gateway", n)
+    if "kafka" not in fixes:
+        out[("consumer", "messaging")] = ("worker", n)
+    return out
 
 
 # A fixed request is 6 spans: gateway SERVER + CLIENT, worker SERVER +
@@ -173,6 +228,7 @@ class Demo:
     env: dict
     procs: dict = field(default_factory=dict)
     kafka_started: bool = False
+    edges_supported: bool = False  # the tap exports propwatch_broken_edges_total
     ready_from: dict = field(default_factory=dict)  # collector name -> log offset
 
     # -- helpers
@@ -294,6 +350,11 @@ def start_infrastructure(d: Demo) -> None:
         raise DemoError(f"Kafka did not start (demo/kafka/start.sh exit {r.returncode}); "
                         f"log: {d.work / 'kafka' / 'kafka.log'}")
 
+    doc = subprocess.run([a.propwatch, "--print-metrics-doc"], capture_output=True, text=True)
+    d.edges_supported = "propwatch_broken_edges_total" in doc.stdout
+    if not d.edges_supported:
+        log("this propwatch has no broken-edge attribution (propwatch_broken_edges_total): "
+            "the attribution table stays empty")
     log("starting propwatch")
     d.start("propwatch", [
         a.propwatch,
@@ -309,7 +370,8 @@ def start_infrastructure(d: Demo) -> None:
         "--window-resolution=1s",
         # The trace API must still hold each phase's first request (the gate)
         # and every tail-sampling trace (durations) when they are looked up.
-        f"--trace-store-max-traces={max(10000, 8 * (5 * 4 * a.requests + a.tail_requests + 2))}",
+        f"--trace-store-max-traces="
+        f"{max(10000, 8 * ((len(PHASES) - len(SPECIAL_PHASES)) * 4 * a.requests + a.tail_requests + 2))}",
     ])
     wait_until("propwatch /healthz", healthy(f"http://{d.admin()}/healthz"), 30, d, ("propwatch",))
 
@@ -373,13 +435,15 @@ def wait_collector_ready(d: Demo, name: str) -> None:
     wait_until(f"{name} ready", ready, 60, d, (name,))
 
 
-def start_services(d: Demo, fixes_value: str) -> None:
+def start_services(d: Demo, fixes_value: str, phase: str) -> None:
     a = d.args
     env = {"DEMO_FIXES": fixes_value}
-    d.start("worker", [a.worker_bin], env)
-    d.start("gateway", [a.gateway_python, str(DEMO / "services" / "gateway" / "gateway.py")], env)
+    extra = service_env(phase)
+    d.start("worker", [a.worker_bin], dict(env, **extra["worker"]))
+    d.start("gateway", [a.gateway_python, str(DEMO / "services" / "gateway" / "gateway.py")],
+            dict(env, **extra["gateway"]))
     d.start("consumer", ["node", str(DEMO / "services" / "consumer" / "consumer.js")],
-            dict(env, NODE_PATH=str(Path(a.consumer_dir) / "node_modules")))
+            dict(env, NODE_PATH=str(Path(a.consumer_dir) / "node_modules"), **extra["consumer"]))
     for name, key in (("worker", "DEMO_WORKER_PORT"), ("gateway", "DEMO_GATEWAY_PORT"),
                       ("consumer", "DEMO_CONSUMER_PORT")):
         wait_until(f"{name} /healthz", healthy(f"http://127.0.0.1:{d.port(key)}/healthz"),
@@ -491,7 +555,7 @@ def run_tail_sampling(d: Demo, results: dict) -> None:
     n = a.tail_requests
     fixes_value, meaning = PHASES["tail-sampling"]
     log(f"phase tail-sampling: {meaning}")
-    start_services(d, fixes_value)
+    start_services(d, fixes_value, "tail-sampling")
     admins = {i: sampled_admin(d, i) for i in TAIL_INSTANCES}
 
     def sampled_span_total():
@@ -724,7 +788,7 @@ def run_long_variant(d: Demo, name: str, shape: str, wait_s: int, what: str) -> 
                     wait_ready=False)
     for i in TAIL_INSTANCES:
         wait_collector_ready(d, f"collector-tier2{i}")
-    start_services(d, PHASES["long-traces"][0])
+    start_services(d, PHASES["long-traces"][0], "long-traces")
     samplers = tuple(f"collector-tier2{i}" for i in TAIL_INSTANCES)
     watched = SERVICES + samplers + ("propwatch",)
     admins = {i: sampled_admin(d, i) for i in TAIL_INSTANCES}
@@ -890,8 +954,11 @@ def run_phase(d: Demo, phase: str, results: dict) -> None:
     a = d.args
     fixes_value, meaning = PHASES[phase]
     fixes = parse_fixes(fixes_value)
-    log(f"phase {phase}: {meaning} (DEMO_FIXES={fixes_value!r})")
-    start_services(d, fixes_value)
+    env = service_env(phase)
+    log(f"phase {phase}: {meaning} (DEMO_FIXES={fixes_value!r}"
+        + "".join(f", {s}: {' '.join(f'{k}={v}' for k, v in e.items())}"
+                  for s, e in PHASE_SERVICE_ENV.get(phase, {}).items()) + ")")
+    start_services(d, fixes_value, phase)
 
     # Let the sliding window forget the previous phase, so the gate (which
     # reads the window gauges) judges this phase alone.
@@ -903,6 +970,7 @@ def run_phase(d: Demo, phase: str, results: dict) -> None:
 
     before = read_metrics(d)
     t0 = time.monotonic()
+    t0_unix_ns = time.time_ns()
     trace_ids = drive(d, phase, a.requests)
     log(f"  {a.requests} requests answered in {time.monotonic() - t0:.1f}s")
 
@@ -910,6 +978,10 @@ def run_phase(d: Demo, phase: str, results: dict) -> None:
     after = read_metrics(d)
     delta = diff(after, before)
     results["_last_phase_end"] = time.monotonic()
+    edges = None
+    if d.edges_supported:
+        edges = measure_edges(d, before, delta, fixes, gateway_injects_traceparent(env), a.requests,
+                              t0_unix_ns, set(trace_ids))
 
     per_service = {}
     for s in SERVICES:
@@ -940,12 +1012,17 @@ def run_phase(d: Demo, phase: str, results: dict) -> None:
     phase_result = {
         "fixes": sorted(fixes),
         "meaning": meaning,
+        # The environment the phase gave each service beyond DEMO_FIXES.
+        "service_env": {s: e for s, e in env.items() if e},
+        "gateway_propagators": env["gateway"].get("OTEL_PROPAGATORS", DEFAULT_PROPAGATORS),
         "requests": a.requests,
         "distinct_trace_ids": int(metric_sum(delta, "propwatch_distinct_trace_ids_total")),
         "traces_finalized": int(metric_sum(delta, "propwatch_traces_finalized_total")),
         "capacity_evictions": int(metric_sum(delta, "propwatch_trace_evictions_total", reason="capacity")),
         "services": per_service,
         "sample_trace_id": trace_ids[0],
+        # None when the tap has no broken-edge attribution.
+        "broken_edges": edges,
     }
 
     # The CI gate on one request of this phase, exactly as a user's CI runs it.
@@ -964,6 +1041,132 @@ def run_phase(d: Demo, phase: str, results: dict) -> None:
     for s, r in per_service.items():
         log(f"  {s:9s} spans={r['spans']:5d} orphans={r['orphan_spans']:5d} "
             f"({100 * r['orphan_rate']:.1f}%) {r['orphan_spans_by_kind']}")
+    if edges is not None:
+        log(f"  broken edges: {edges['correct']} of {edges['expected_total']} attributed as expected, "
+            f"{edges['wrong']} wrong; "
+            + (", ".join(f"{e['caller']} -> {e['callee']} ({e['boundary']}): {e['count']}"
+                         for e in edges["measured"]) or "none"))
+
+
+def broken_edge_counts(samples) -> dict[tuple[str, str, str], int]:
+    """{(caller, callee, boundary): count} of propwatch_broken_edges_total."""
+    out: dict[tuple[str, str, str], int] = {}
+    for (name, labels), v in samples.items():
+        if name == "propwatch_broken_edges_total" and v:
+            l = dict(labels)
+            key = (l.get("caller_service", ""), l.get("callee_service", ""), l.get("boundary", ""))
+            out[key] = out.get(key, 0) + int(v)
+    return out
+
+
+def edge_orphans_pending(d: Demo) -> float | None:
+    """Orphans the tap has not decided yet (/api/v1/status), None when the
+    tap does not report it."""
+    status, body = http_get(f"http://{d.admin()}/api/v1/status")
+    if status != 200:
+        return None
+    return json.loads(body).get("engine", {}).get("edgeOrphansPending")
+
+
+def measure_edges(d: Demo, before, delta, fixes: set[str], injects: bool, n: int,
+                  t0_unix_ns: int, trace_ids: set[str]) -> dict:
+    """Waits until the tap decided the phase's orphan SERVER/CONSUMER spans
+    (each is decided edge_decision_delay, 2 x the trace idle timeout, after it
+    arrived), then compares the broken edges counted over the phase with the
+    demo's ground truth (expected_edges), and checks the phase's broken_edge
+    examples against the trace API."""
+    orphans = {(s, b): int(metric_sum(delta, "propwatch_orphan_spans_total", service_name=s, span_kind=k))
+               for s in SERVICES for b, k in EDGE_ORPHAN_KIND.items()}
+    want = sum(orphans.values())
+    t_wait = time.monotonic()
+
+    def decided():
+        got = sum(broken_edge_counts(diff(read_metrics(d), before)).values())
+        pending = edge_orphans_pending(d)
+        decided.last = (got, pending)
+        return got >= want and not pending
+    decided.last = (0, None)
+    try:
+        wait_until("broken-edge decisions", decided, 2 * d.args.trace_idle_timeout + 30, d, ("propwatch",))
+    except DemoError as e:
+        # Recorded, not fatal: check_results.py judges the counts.
+        log(f"  {e}: {decided.last[0]} of {want} orphans on an edge, {decided.last[1]} pending")
+    waited = time.monotonic() - t_wait
+    measured = broken_edge_counts(diff(read_metrics(d), before))
+
+    expected = expected_edges(fixes, injects, n)
+    rows = []
+    for callee, boundary in sorted({(c, b) for _, c, b in measured} | set(expected),
+                                    key=lambda cb: (SERVICES.index(cb[0]) if cb[0] in SERVICES else 99, cb[1])):
+        exp_caller, exp_count = expected.get((callee, boundary), (None, 0))
+        callers = {caller: c for (caller, c2, b), c in measured.items() if (c2, b) == (callee, boundary)}
+        right = min(callers.get(exp_caller, 0), exp_count) if exp_caller else 0
+        rows.append({
+            "callee": callee, "boundary": boundary,
+            "orphans": orphans.get((callee, boundary), 0),
+            "orphan_kind": EDGE_ORPHAN_KIND.get(boundary, "?"),
+            "expected_caller": exp_caller, "expected_count": exp_count,
+            "measured_callers": dict(sorted(callers.items())),
+            "correct": right, "wrong": sum(callers.values()) - right,
+        })
+    result = {
+        "expected": [{"caller": c, "callee": callee, "boundary": b, "count": k}
+                     for (callee, b), (c, k) in sorted(expected.items())],
+        "measured": [{"caller": c, "callee": callee, "boundary": b, "count": k}
+                     for (c, callee, b), k in sorted(measured.items())],
+        "rows": rows,
+        "expected_total": sum(k for _, k in expected.values()),
+        "orphans_total": want,
+        "correct": sum(r["correct"] for r in rows),
+        "wrong": sum(r["wrong"] for r in rows),
+        "decision_wait_s": round(waited, 1),
+        "examples": check_edge_examples(d, t0_unix_ns, trace_ids),
+    }
+    return result
+
+
+def check_edge_examples(d: Demo, t0_unix_ns: int, trace_ids: set[str]) -> dict | None:
+    """The phase's broken_edge examples (GET /api/v1/examples), each checked
+    against the trace API: the orphan's trace holds the orphan root of its
+    service and kind; a named caller's trace holds the paired CLIENT/PRODUCER
+    span of the caller service (for the gateway: the trace of one of this
+    phase's requests); an unknown caller has no trace. None when the tap
+    has no such examples API."""
+    status, body = http_get(f"http://{d.admin()}/api/v1/examples?finding=broken_edge&limit=100000")
+    if status != 200:
+        return None
+    examples = [x for x in json.loads(body)["examples"] if int(x["seenUnixNano"]) >= t0_unix_ns]
+    traces: dict[str, dict | None] = {}
+
+    def trace(tid: str) -> dict | None:
+        if tid not in traces:
+            code, text = http_get(f"http://{d.admin()}/api/v1/traces/{tid}")
+            traces[tid] = json.loads(text) if code == 200 else None
+        return traces[tid]
+
+    problems = []
+    for x in examples:
+        what = f"{x['callerService']} -> {x['service']} {x['spanKind']} {x['traceId']}"
+        t = trace(x["traceId"])
+        span = next((s for s in (t or {}).get("spans", []) if s["spanId"] == x["spanId"]), None)
+        if span is None or span["service"] != x["service"] or span["kind"] != x["spanKind"] \
+                or span["parentSpanId"] is not None:
+            problems.append(f"{what}: orphan span {x['spanId']} not a {x['spanKind']} root of "
+                            f"{x['service']} in its trace")
+            continue
+        if x["callerService"] == "unknown":
+            if x["callerTraceId"] or x["callerSpanId"]:
+                problems.append(f"{what}: unknown caller with trace {x['callerTraceId']}")
+            continue
+        ct = trace(x["callerTraceId"]) if x["callerTraceId"] else None
+        caller = next((s for s in (ct or {}).get("spans", []) if s["spanId"] == x["callerSpanId"]), None)
+        want_kind = "client" if x["spanKind"] == "server" else "producer"
+        if caller is None or caller["service"] != x["callerService"] or caller["kind"] != want_kind:
+            problems.append(f"{what}: caller trace {x['callerTraceId']} has no {want_kind} span "
+                            f"{x['callerSpanId']} of {x['callerService']}")
+        elif x["callerService"] == "gateway" and x["callerTraceId"] not in trace_ids:
+            problems.append(f"{what}: caller trace {x['callerTraceId']} is not one of this phase's requests")
+    return {"checked": len(examples), "ok": len(examples) - len(problems), "problems": problems}
 
 
 def span_dump(d: Demo, trace_id: str) -> dict:
@@ -1056,9 +1259,10 @@ def write_results(out: Path, results: dict, all_phases: list[str], meta: dict) -
     for p in phases:
         r = results[p]
         verdict = "pass" if r["gate"]["exit_code"] == 0 else f"FAIL (exit {r['gate']['exit_code']})"
-        lines.append(f"| {p} | {','.join(r['fixes']) or '(none)'} | {r['requests']} | "
+        lines.append(f"| {p} | {fixes_text(r)} | {r['requests']} | "
                      f"{r['distinct_trace_ids']} | {verdict} |")
     (out / "orphan_rates.md").write_text("\n".join(lines) + "\n")
+    write_edge_results(out, results, phases, meta)
 
     gate_lines = ["# `propwatch check` on one request of each phase", ""]
     for p in phases:
@@ -1073,6 +1277,68 @@ def write_results(out: Path, results: dict, all_phases: list[str], meta: dict) -
         (out / "fixed_request_trace.json").write_text(json.dumps(dump["json"], indent=2) + "\n")
 
 
+def fixes_text(r: dict) -> str:
+    """A phase's fixes, plus what it set beyond DEMO_FIXES."""
+    extra = [f"{s} `{k}={v}`" for s, e in r.get("service_env", {}).items() for k, v in e.items()
+             if (s, k) not in {(s2, k2) for s2, e2 in SERVICE_ENV.items() for k2 in e2}]
+    return ", ".join([",".join(r["fixes"]) or "(none)"] + extra)
+
+
+def write_edge_results(out: Path, results: dict, phases: list[str], meta: dict) -> None:
+    """broken_edges.md: per phase, each orphan SERVER/CONSUMER span's caller
+    as propwatch attributed it (propwatch_broken_edges_total) against the
+    demo's ground truth (expected_edges)."""
+    lines = [
+        "# Demo results: broken-edge attribution, per phase",
+        "",
+        f"Measured by propwatch (counter increases over each phase of `propwatch_broken_edges_total"
+        f"{{caller_service,callee_service,boundary}}`, read once every orphan was decided), "
+        f"{meta['requests']} user requests per phase, generated by `{meta['command']}` on "
+        f"{meta['date']} ({meta['machine']}).",
+        "Every orphan SERVER span (`http`) and CONSUMER span (`messaging`) counts on exactly one edge: "
+        "the service whose unpaired CLIENT/PRODUCER span sent it, or `unknown` when the caller recorded "
+        "no outbound span ([semantics.md](../semantics.md) \"Broken edge\"). Expected = the demo's "
+        "design: the legacy HTTP wrapper makes no CLIENT span (caller `unknown`); a client that makes "
+        "its CLIENT span but sends no `traceparent` is the caller (`gateway`, phase "
+        "`misconfigured-propagator`); a Kafka hop without inject/extract leaves the worker's PRODUCER "
+        "span (`worker`). Correct = orphans attributed to the expected caller; wrong = attributed to "
+        "any other.",
+        "",
+        "| phase | callee | boundary | orphans (kind) | expected caller | measured callers | correct | wrong |",
+        "|---|---|---|---:|---|---|---:|---:|",
+    ]
+    total_expected = total_correct = total_wrong = 0
+    measured_any = False
+    for p in phases:
+        e = results[p].get("broken_edges")
+        if e is None:
+            lines.append(f"| {p} | | | | | (not measured: the tap has no broken-edge attribution) | | |")
+            continue
+        measured_any = True
+        total_expected += e["expected_total"]
+        total_correct += e["correct"]
+        total_wrong += e["wrong"]
+        if not e["rows"]:
+            lines.append(f"| {p} | — | — | 0 | — | none | 0 | 0 |")
+        for r in e["rows"]:
+            callers = ", ".join(f"{c}: {k}" for c, k in r["measured_callers"].items()) or "none"
+            lines.append(f"| {p} | {r['callee']} | {r['boundary']} | {r['orphans']} ({r['orphan_kind']}) | "
+                         f"{r['expected_caller'] or '(no orphans)'} | {callers} | {r['correct']} | {r['wrong']} |")
+    if measured_any:
+        share = f"{100 * total_correct / total_expected:.1f} %" if total_expected else "n/a"
+        lines += ["", f"Overall: {total_correct} of {total_expected} orphans attributed as expected "
+                      f"({share}), {total_wrong} wrong."]
+        checked = [(p, results[p]["broken_edges"]["examples"]) for p in phases
+                   if results[p].get("broken_edges") and results[p]["broken_edges"]["examples"] is not None]
+        if checked:
+            lines += ["", "Examples (`GET /api/v1/examples?finding=broken_edge`, the tap's latest per edge) "
+                          "checked against the trace API: the orphan's trace holds the orphan root, the caller's "
+                          "trace the paired CLIENT/PRODUCER span of the caller service (for the gateway, the "
+                          "trace of one of the phase's requests): "
+                      + "; ".join(f"{p} {x['ok']} of {x['checked']}" for p, x in checked) + "."]
+    (out / "broken_edges.md").write_text("\n".join(lines) + "\n")
+
+
 def update_propagation_doc(table: Path) -> None:
     """docs/propagation.md quotes the measured table between markers; keep it
     equal to the run that just wrote docs/results/."""
@@ -1081,9 +1347,13 @@ def update_propagation_doc(table: Path) -> None:
     doc = PROPAGATION_DOC.read_text()
     new = re.sub(r"<!-- BEGIN RESULTS -->.*<!-- END RESULTS -->",
                  lambda _: f"<!-- BEGIN RESULTS -->\n{body}\n<!-- END RESULTS -->", doc, flags=re.S)
+    edges = (table.parent / "broken_edges.md").read_text().splitlines()
+    body = "\n".join(edges[next(i for i, l in enumerate(edges) if l.startswith("Measured by")):])
+    new = re.sub(r"<!-- BEGIN EDGES -->.*<!-- END EDGES -->",
+                 lambda _: f"<!-- BEGIN EDGES -->\n{body}\n<!-- END EDGES -->", new, flags=re.S)
     if new != doc:
         PROPAGATION_DOC.write_text(new)
-        log(f"updated the measured table in {PROPAGATION_DOC.relative_to(ROOT)}")
+        log(f"updated the measured tables in {PROPAGATION_DOC.relative_to(ROOT)}")
 
 
 def write_tail_results(out: Path, r: dict, meta: dict) -> None:

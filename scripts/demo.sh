@@ -2,9 +2,11 @@
 # The demo (README "Run the demo"): on a fresh machine, installs and builds
 # everything it needs — propwatch, a Kafka broker from Maven Central jars, an
 # OpenTelemetry Collector built with the Collector Builder, the Python, Go and
-# Node.js services — then runs baseline, each fix alone and all fixed, and
-# writes the measured results to docs/results/ (see demo/README.md); a last
-# phase sends traffic through the collector's tail-sampling tier.
+# Node.js services — then runs baseline, each fix alone, all fixed and all
+# fixed but a misconfigured propagator, and writes the measured results
+# (orphan rates, broken-edge attribution) to docs/results/ (see
+# demo/README.md); the last phases send traffic through the collector's
+# tail-sampling tier.
 # Heavy artifacts are cached under ~/.cache/propwatch keyed by their manifests.
 # Arguments go to demo/run_demo.py, e.g.
 #   scripts/demo.sh --requests=200 --out=/tmp/results

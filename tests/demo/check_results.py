@@ -2,12 +2,16 @@
 """Asserts what the demo must prove, from the results.json it wrote.
 
   check_results.py demo RESULTS_DIR   the full demo (baseline, each fix alone,
-                                      all fixed): each broken boundary orphans
+                                      all fixed, all fixed but a misconfigured
+                                      propagator): each broken boundary orphans
                                       exactly its own spans, each fix removes
                                       exactly those, all-fixed is clean, the
-                                      fixed request is one connected chain;
-                                      then the tail-sampling tier and the
-                                      long-traces phase.
+                                      fixed request is one connected chain,
+                                      every orphan SERVER/CONSUMER span is
+                                      attributed to the caller the design
+                                      says (broken edges); then the
+                                      tail-sampling tier and the long-traces
+                                      phase.
   check_results.py gate RESULTS_DIR   fixed then broken: `propwatch check`
                                       passes on the fixed request and fails
                                       on the broken one.
@@ -30,8 +34,78 @@ def check(ok: bool, what: str) -> None:
     print(("PASS " if ok else "FAIL ") + what)
 
 
+PER_BOUNDARY_PHASES = ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed",
+                       "misconfigured-propagator"]
+
+
 def orphans(phase: dict, service: str, kind: str) -> int:
     return phase["services"][service]["orphan_spans_by_kind"].get(kind, 0)
+
+
+def injects_traceparent(phase: dict) -> bool:
+    """The gateway's propagators (OTEL_PROPAGATORS) include W3C trace context."""
+    return "tracecontext" in {p.strip() for p in phase.get("gateway_propagators", "tracecontext,baggage").split(",")}
+
+
+def expected_callers(phase: dict) -> dict:
+    """The demo's ground truth, from the phase's configuration: {(callee,
+    boundary): caller}. The legacy HTTP wrapper records no CLIENT span
+    (unknown caller); the fixed client with a propagator that writes no
+    traceparent records its CLIENT span (gateway); a broken Kafka hop leaves
+    the worker's PRODUCER span (worker)."""
+    fixes = set(phase["fixes"])
+    out = {}
+    if "http" not in fixes:
+        out[("worker", "http")] = "unknown"
+    elif not injects_traceparent(phase):
+        out[("worker", "http")] = "gateway"
+    if "kafka" not in fixes:
+        out[("consumer", "messaging")] = "worker"
+    return out
+
+
+def check_edges(name: str, phase: dict) -> None:
+    """Broken-edge attribution: every orphan SERVER (http) / CONSUMER
+    (messaging) span of the phase counted on exactly one edge, each to the
+    caller the design says: 100 % correct, 0 wrong."""
+    e = phase.get("broken_edges")
+    check(e is not None, f"{name}: broken edges measured (propwatch_broken_edges_total)")
+    if e is None:
+        return
+    n = phase["requests"]
+    want = expected_callers(phase)
+    kind_of = {"http": "server", "messaging": "consumer"}
+    got: dict = {}
+    for m in e["measured"]:
+        got.setdefault((m["callee"], m["boundary"]), {})[m["caller"]] = m["count"]
+    for callee in phase["services"]:
+        for boundary, kind in kind_of.items():
+            counted = sum(got.get((callee, boundary), {}).values())
+            o = orphans(phase, callee, kind)
+            if not counted and not o and (callee, boundary) not in want:
+                continue
+            check(counted == o,
+                  f"{name}: {callee} {boundary} edges counted {counted} = {callee} {kind.upper()} orphans {o}")
+    correct = wrong = 0
+    for key, callers in got.items():
+        for caller, count in callers.items():
+            if want.get(key) == caller:
+                correct += count
+            else:
+                wrong += count
+    expected_total = n * len(want)
+    check(correct == expected_total and wrong == 0,
+          f"{name}: broken edges {correct} of {expected_total} attributed as expected "
+          f"({', '.join(f'{c} -> {k[0]} {k[1]}' for k, c in sorted(want.items())) or 'no orphan expected'}), "
+          f"{wrong} wrong: measured {e['measured']}")
+    check(e["correct"] == correct and e["wrong"] == wrong and e["expected_total"] == expected_total,
+          f"{name}: the attribution table agrees (correct {e['correct']}, wrong {e['wrong']}, "
+          f"expected {e['expected_total']})")
+    x = e.get("examples")
+    if x is not None:
+        check(x["checked"] >= min(len(want), 1) and x["ok"] == x["checked"],
+              f"{name}: {x['ok']} of {x['checked']} broken_edge examples match the trace API "
+              f"{x['problems'][:3] or ''}")
 
 
 def check_phase(name: str, phase: dict) -> None:
@@ -41,9 +115,13 @@ def check_phase(name: str, phase: dict) -> None:
     n = phase["requests"]
     fixes = set(phase["fixes"])
     s = phase["services"]
-    check(orphans(phase, "worker", "server") == (0 if "http" in fixes else n),
+    # The HTTP hop holds only when the fixed client also injects.
+    client_span = "http" in fixes
+    http_ok = client_span and injects_traceparent(phase)
+    http_state = "fixed" if http_ok else ("broken: no traceparent sent" if client_span else "broken")
+    check(orphans(phase, "worker", "server") == (0 if http_ok else n),
           f"{name}: worker SERVER orphans = {orphans(phase, 'worker', 'server')} "
-          f"(HTTP {'fixed' if 'http' in fixes else 'broken'}, {n} requests)")
+          f"(HTTP {http_state}, {n} requests)")
     check(orphans(phase, "worker", "internal") == (0 if "async" in fixes else n),
           f"{name}: worker INTERNAL orphans = {orphans(phase, 'worker', 'internal')} "
           f"(async {'fixed' if 'async' in fixes else 'broken'})")
@@ -60,10 +138,14 @@ def check_phase(name: str, phase: dict) -> None:
     check(not broken, f"{name}: no broken parents (every parent id arrived) {broken or ''}")
     check(s["worker"]["unpaired_outbound_spans"] == (0 if "kafka" in fixes else n),
           f"{name}: worker PRODUCER spans left unpaired = {s['worker']['unpaired_outbound_spans']}")
-    check(s["gateway"]["unpaired_outbound_spans"] == 0,
-          f"{name}: gateway CLIENT spans all paired ({s['gateway']['unpaired_outbound_spans']} unpaired)")
+    # A CLIENT span whose call carried no traceparent has no child.
+    want_unpaired = n if client_span and not http_ok else 0
+    check(s["gateway"]["unpaired_outbound_spans"] == want_unpaired,
+          f"{name}: gateway CLIENT spans left unpaired = {s['gateway']['unpaired_outbound_spans']} "
+          f"(expected {want_unpaired})")
     # Trace ids: one per request plus one per broken boundary per request.
-    want_ids = n * (1 + len({"http", "async", "kafka"} - fixes))
+    holding = (fixes - {"http"}) | ({"http"} if http_ok else set())
+    want_ids = n * (1 + len({"http", "async", "kafka"} - holding))
     check(phase["distinct_trace_ids"] == want_ids,
           f"{name}: distinct trace ids = {phase['distinct_trace_ids']} (expected {want_ids})")
     check(phase["capacity_evictions"] == 0, f"{name}: no capacity evictions")
@@ -71,12 +153,13 @@ def check_phase(name: str, phase: dict) -> None:
     # request exactly when the gateway's client injects it, and the worker's
     # server instrumentation always uses it (no extraction failure).
     w = s["worker"]
-    want_tp = n if "http" in fixes else 0
+    want_tp = n if http_ok else 0
     check(w["traceparents_valid"] == want_tp and w["traceparents_invalid"] == 0,
           f"{name}: worker captured {w['traceparents_valid']} valid / {w['traceparents_invalid']} invalid "
           f"traceparents (expected {want_tp} / 0)")
     failures = {svc: s[svc]["extraction_failures"] for svc in s}
     check(not any(failures.values()), f"{name}: no extraction failures {failures}")
+    check_edges(name, phase)
 
 
 def check_tail_sampling(t: dict) -> None:
@@ -181,12 +264,18 @@ def main() -> int:
     data = json.loads((out / "results.json").read_text())
     phases = data["phases"]
     if mode == "demo":
-        check(list(phases) == ["baseline", "fix-http", "fix-async", "fix-kafka", "all-fixed",
-                               "tail-sampling", "long-traces"],
+        check(list(phases) == PER_BOUNDARY_PHASES + ["tail-sampling", "long-traces"],
               f"phases in order: {list(phases)}")
         for name, phase in phases.items():
             if name not in ("tail-sampling", "long-traces"):
                 check_phase(name, phase)
+        edges = [phases[p]["broken_edges"] for p in PER_BOUNDARY_PHASES
+                 if phases.get(p, {}).get("broken_edges")]
+        correct, total = sum(e["correct"] for e in edges), sum(e["expected_total"] for e in edges)
+        check(len(edges) == len(PER_BOUNDARY_PHASES) and correct == total > 0
+              and not sum(e["wrong"] for e in edges),
+              f"broken edges over all phases: {correct} of {total} correct "
+              f"({100 * correct / max(total, 1):.1f} %), {sum(e['wrong'] for e in edges)} wrong")
         check_tail_sampling(phases["tail-sampling"])
         check((out / "tail_sampling.md").stat().st_size > 0, "tail_sampling.md written")
         check_long_traces(phases["long-traces"])
@@ -212,8 +301,10 @@ def main() -> int:
         check(chain == want, f"span dump: parent chain {chain}")
         check(fixed["gate"]["exit_code"] == 0, "gate passes on the all-fixed request")
         check(base["gate"]["exit_code"] == 1, "gate fails on the baseline request")
-        for p in ("orphan_rates.md", "gate.md"):
-            check((out / p).stat().st_size > 0, f"{p} written")
+        check(phases.get("misconfigured-propagator", {}).get("gate", {}).get("exit_code") == 1,
+              "gate fails on the misconfigured-propagator request (its trace stops at the gateway)")
+        for p in ("orphan_rates.md", "gate.md", "broken_edges.md"):
+            check((out / p).is_file() and (out / p).stat().st_size > 0, f"{p} written")
     elif mode == "gate":
         check(list(phases) == ["all-fixed", "baseline"], f"phases in order: {list(phases)}")
         fixed, broken = phases["all-fixed"], phases["baseline"]

@@ -2,10 +2,13 @@
 # CI stage "demo end to end" (scripts/test.sh): the three services' own unit
 # tests (pytest, node:test, go test; no broker needed), then the real demo — Kafka,
 # both collector tiers, propwatch, the Python/Go/Node services — twice:
-#  1. baseline, each fix alone, all fixed, tail sampling; check_results.py
-#     demo asserts each broken boundary orphans exactly its own spans, each
-#     fix removes them, and the tail-sampling tier keeps the error and slow
-#     traces whole, ~1% of the rest, never splitting a trace;
+#  1. baseline, each fix alone, all fixed, all fixed but a misconfigured
+#     propagator, tail sampling, long traces; check_results.py demo asserts
+#     each broken boundary orphans exactly its own spans, each fix removes
+#     them, every orphan SERVER/CONSUMER span is attributed to the caller the
+#     design says (broken edges: 100 % correct, none wrong), and the
+#     tail-sampling tier keeps the error and slow traces whole, ~1% of the
+#     rest, never splitting a trace;
 #  2. fixed then broken; check_results.py gate asserts `propwatch check`
 #     passes on the fixed request and fails on the broken one.
 # Results go to a temporary folder (docs/results/ is only written by a
@@ -34,7 +37,7 @@ for config in deploy/collector/propwatch-fanout.yaml demo/collector/tier1.yaml \
   echo "ok $config"
 done
 
-echo "== demo: baseline, each fix alone, all fixed, tail sampling"
+echo "== demo: baseline, each fix alone, all fixed, misconfigured propagator, tail sampling, long traces"
 out="$(mktemp -d /tmp/propwatch-demo-results.XXXXXX)"
 # Kept when a step fails, for a look at results.json and the reports.
 cleanup() {

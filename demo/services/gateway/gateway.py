@@ -29,8 +29,25 @@ realistic situation where instrumentation is installed and yet bypassed:
   `requests.Session`; the instrumentation makes a CLIENT span `POST` and
   injects `traceparent`.
 
+The instrumentation injects with the global propagator, which the
+OpenTelemetry API builds from `OTEL_PROPAGATORS` (default
+`tracecontext,baggage`). The demo's `misconfigured-propagator` phase runs the
+fixed client with `OTEL_PROPAGATORS=baggage`, the classic slip of meaning to
+add baggage and replacing the default list instead: the CLIENT span is still
+made, but no `traceparent` leaves, so the worker starts a new trace while the
+gateway holds a CLIENT span without a child.
+
+The requests instrumentation of this version puts the destination on the
+CLIENT span as `server.address`/`server.port` only with
+`OTEL_SEMCONV_STABILITY_OPT_IN=http` (the stable HTTP conventions); by
+default it writes the old `http.url` alone. The demo sets the opt-in, so
+propwatch can pair a CLIENT span that sent no `traceparent` with the orphan
+SERVER span it reached (docs/semantics.md "Broken edge").
+
 Environment: DEMO_GATEWAY_PORT (18080), DEMO_WORKER_PORT (18081), DEMO_FIXES,
-OTEL_EXPORTER_OTLP_ENDPOINT (http://127.0.0.1:14317, OTLP/gRPC, insecure).
+OTEL_EXPORTER_OTLP_ENDPOINT (http://127.0.0.1:14317, OTLP/gRPC, insecure),
+OTEL_PROPAGATORS, OTEL_SEMCONV_STABILITY_OPT_IN (read by the OpenTelemetry
+packages themselves).
 SIGTERM / SIGINT: stop serving, flush the spans, exit 0.
 """
 
@@ -49,7 +66,7 @@ from typing import Optional, Protocol
 
 import requests
 from opentelemetry import trace
-from opentelemetry.propagate import extract
+from opentelemetry.propagate import extract, get_global_textmap
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 SERVICE_NAME = "gateway"
@@ -125,6 +142,13 @@ class RequestsClient:
 
 def make_client(fixes: set[str]) -> WorkerClient:
     return RequestsClient() if "http" in fixes else LegacyHttpClient()
+
+
+def propagation_fields() -> list[str]:
+    """The headers the global propagator (from `OTEL_PROPAGATORS`) writes:
+    `['baggage', 'traceparent', 'tracestate']` by default, no `traceparent`
+    when trace context was configured away."""
+    return sorted(get_global_textmap().fields)
 
 
 def make_server(host: str, port: int, worker_url: str, client: WorkerClient,
@@ -314,6 +338,11 @@ def main() -> int:
     print(f"gateway: listening on {HOST}:{server.server_address[1]}, "
           f"fixes: http={'true' if 'http' in fixes else 'false'}", flush=True)
     print(f"gateway: worker {worker_url}, OTLP/gRPC to {endpoint}", file=sys.stderr, flush=True)
+    fields = propagation_fields()
+    print(f"gateway: propagators inject {', '.join(fields) or 'nothing'} "
+          f"(OTEL_PROPAGATORS={os.environ.get('OTEL_PROPAGATORS', '(unset)')}); "
+          f"OTEL_SEMCONV_STABILITY_OPT_IN={os.environ.get('OTEL_SEMCONV_STABILITY_OPT_IN', '(unset)')}",
+          file=sys.stderr, flush=True)
 
     while not stop.wait(1.0):
         pass

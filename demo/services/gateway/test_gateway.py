@@ -3,25 +3,33 @@
 Runs the real gateway server (port 0) with the real `requests` instrumentation
 switched on in both modes, spans going to an in-memory exporter. The test's
 own calls use urllib (http.client), which the instrumentation does not see.
+The instrumentation runs as the demo runs it, with the stable HTTP semantic
+conventions (`OTEL_SEMCONV_STABILITY_OPT_IN=http`, read once, when it is
+first switched on).
 
     <venv>/bin/python -m pytest demo/services/gateway/test_gateway.py
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-from opentelemetry.instrumentation.requests import RequestsInstrumentor
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "http"  # as run_demo.py starts the gateway
 
-import gateway
+import pytest  # noqa: E402
+from opentelemetry import propagate  # noqa: E402
+from opentelemetry.instrumentation.requests import RequestsInstrumentor  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+from opentelemetry.trace import SpanKind  # noqa: E402
+
+import gateway  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +115,25 @@ def run_get(tracing, fixes: str, path: str, worker_status: int, headers: dict | 
     return status, reply, worker, exporter.get_finished_spans()
 
 
+@pytest.fixture
+def propagators_env(monkeypatch):
+    """Rebuilds the global propagator from `OTEL_PROPAGATORS`, as the
+    OpenTelemetry API does when the gateway starts; restored afterwards."""
+    def configure(value: str) -> None:
+        monkeypatch.setenv("OTEL_PROPAGATORS", value)
+        importlib.reload(propagate)
+    yield configure
+    monkeypatch.undo()
+    importlib.reload(propagate)
+
+
+def host_port(headers: dict) -> tuple[str, int]:
+    """The Host header the worker received: what its otelhttp SERVER span
+    records as server.address / server.port."""
+    host, _, port = headers["host"].rpartition(":")
+    return host, int(port)
+
+
 def only(spans, kind):
     found = [s for s in spans if s.kind == kind]
     assert len(found) == 1, [(s.name, s.kind) for s in spans]
@@ -145,6 +172,41 @@ def test_fixed_http_client_span_and_traceparent(tracing):
     assert int(trace_id, 16) == server.context.trace_id
     assert int(span_id, 16) == client.context.span_id  # names the CLIENT span
     assert len(spans) == 2  # /healthz is untraced
+    # The destination, in the stable conventions (the opt-in): where
+    # propwatch pairs a CLIENT span with the SERVER span it reached.
+    address, port = host_port(headers)
+    assert client.attributes["server.address"] == address == "127.0.0.1"
+    assert client.attributes["server.port"] == port
+    assert client.attributes["url.full"].endswith("/orders")
+    assert "http.url" not in client.attributes and "net.peer.name" not in client.attributes
+
+
+def test_default_propagators_inject_traceparent():
+    assert gateway.propagation_fields() == ["baggage", "traceparent", "tracestate"]
+
+
+def test_misconfigured_propagator_client_span_without_traceparent(tracing, propagators_env):
+    """The demo's misconfigured-propagator phase: the fixed client, but
+    OTEL_PROPAGATORS=baggage replaced the default tracecontext,baggage. The
+    CLIENT span is made as before; no traceparent leaves with the call."""
+    propagators_env("baggage")
+    assert gateway.propagation_fields() == ["baggage"]
+    status, reply, received, spans = run_checkout(tracing, "all")
+    assert status == 200
+    server = only(spans, SpanKind.SERVER)
+    assert reply["trace_id"] == format(server.context.trace_id, "032x")
+    client = only(spans, SpanKind.CLIENT)
+    assert client.name == "POST"
+    assert client.parent is not None and client.parent.span_id == server.context.span_id
+    assert len(received) == 1
+    headers, body = received[0]
+    assert body == {"order": "o-42"}
+    assert "traceparent" not in headers and "tracestate" not in headers
+    # What propwatch needs to name the gateway as the caller of the worker's
+    # orphan SERVER span: the destination the worker saw in its Host header.
+    address, port = host_port(headers)
+    assert (client.attributes["server.address"], client.attributes["server.port"]) == (address, port)
+    assert len(spans) == 2
 
 
 @pytest.mark.parametrize("fixes", ["", "async,kafka"])

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -808,6 +810,44 @@ func TestServerSpanCapturesTraceparent(t *testing.T) {
 		}
 		if !withParent && found {
 			t.Fatalf("without a traceparent header the span has the attribute: %v", got)
+		}
+	}
+}
+
+// The attributes propwatch pairs a broken edge on (docs/semantics.md "Broken
+// edge"), present whether or not context arrived: the SERVER span says where
+// the request was received (server.address, server.port as an int, from the
+// Host header, as otelhttp records them) and the PRODUCER span where the
+// message went (messaging.destination.name), so an orphan downstream can be
+// traced back to this hop.
+func TestEdgeAttributes(t *testing.T) {
+	for _, withParent := range []bool{false, true} {
+		h := newHarness(t, Fixes{}, nil, 0, 0)
+		if resp := h.post(`{"order": "o-1"}`, withParent); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("POST /orders: status %d", resp.StatusCode)
+		}
+		wantPort := h.srv.Listener.Addr().(*net.TCPAddr).Port
+		h.drain()
+		server := h.span("POST /orders")
+		var address string
+		port := int64(-1)
+		for _, kv := range server.Attributes() {
+			switch kv.Key {
+			case "server.address":
+				address = kv.Value.AsString()
+			case "server.port":
+				if kv.Value.Type() != attribute.INT64 {
+					t.Fatalf("server.port is a %v, want an int", kv.Value.Type())
+				}
+				port = kv.Value.AsInt64()
+			}
+		}
+		if address != "127.0.0.1" || port != int64(wantPort) {
+			t.Fatalf("SERVER span (parent sent: %v): server.address=%q server.port=%d, want 127.0.0.1:%d",
+				withParent, address, port, wantPort)
+		}
+		if producer := h.span("orders publish"); !hasAttr(producer, "messaging.destination.name", "orders") {
+			t.Fatalf("PRODUCER attributes: %v", producer.Attributes())
 		}
 	}
 }
