@@ -5,6 +5,8 @@
 #   3. dashboard-linter --strict grafana/dashboards/*.json (exceptions with
 #                                their reasons in grafana/dashboards/.lint)
 #   4. house rules               alerts/test/static_checks.py
+#      runbook_url base          alerts/test/render_rules_test.py, and
+#                                promtool check rules on its rendered file
 #   5. real Prometheus e2e       alerts/test/prometheus_e2e.sh PROPWATCH
 #   6. Prometheus over mTLS      alerts/test/prometheus_tls.sh PROPWATCH
 #
@@ -36,6 +38,13 @@ deploy/prometheus/validate.sh
 
 echo "== house rules for alerts/ and grafana/"
 "$PROPWATCH_VENV/bin/python" alerts/test/static_checks.py
+
+echo "== runbook_url made absolute through one base (alerts/render_rules.py)"
+render_out="$("$PROPWATCH_VENV/bin/python" alerts/test/render_rules_test.py)" || { echo "$render_out"; exit 1; }
+echo "$render_out"
+rendered="$(sed -n 's/^rendered: //p' <<<"$render_out")"
+"$PROPWATCH_PROMTOOL" check rules "$rendered"
+rm -rf "$(dirname "$rendered")"
 
 echo "== Prometheus e2e against a running tap"
 alerts/test/prometheus_e2e.sh "$propwatch"

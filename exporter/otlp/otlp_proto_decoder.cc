@@ -413,11 +413,13 @@ class ProtoDecoder {
     return true;
   }
 
-  // Oneof state of an AnyValue read for its string_value.
+  // Oneof state of an AnyValue read for its string_value or int_value.
   struct StringValue {
     uint32_t last_member = 0;
     std::string_view text;
+    uint64_t integer = 0;
     bool is_string() const { return last_member == field::kStringValue; }
+    bool is_int() const { return last_member == field::kIntValue; }
   };
 
   bool FeedStringValue(std::string_view payload, StringValue* state) {
@@ -432,6 +434,8 @@ class ProtoDecoder {
       state->last_member = number;
       if (number == field::kStringValue) {
         if (!ReadLen(c, &state->text)) return false;
+      } else if (number == field::kIntValue) {
+        if (!ReadVarint(c, &state->integer)) return false;
       } else if (!Skip(c, wire_type)) {
         return false;
       }
@@ -477,29 +481,13 @@ class ProtoDecoder {
     }
     if (role == AttrRole::kServerPort) {
       // The last oneof member wins; only an int_value is a port.
-      uint64_t port = 0;
-      bool is_int = false;
+      StringValue state;
       if (!ForEachValue(key_value, [&](std::string_view payload) {
-            Cursor v(payload);
-            while (!v.done()) {
-              uint32_t number, wire_type;
-              if (!ReadTag(v, &number, &wire_type)) return false;
-              if (!IsAnyValueMember(number, wire_type)) {
-                if (!Skip(v, wire_type)) return false;
-                continue;
-              }
-              is_int = number == field::kIntValue;
-              if (is_int) {
-                if (!ReadVarint(v, &port)) return false;
-              } else if (!Skip(v, wire_type)) {
-                return false;
-              }
-            }
-            return true;
+            return FeedStringValue(payload, &state);
           })) {
         return false;
       }
-      builder_.OfferServerPort(port, is_int);
+      builder_.OfferServerPort(state.integer, state.is_int());
       return true;
     }
     std::string_view text;

@@ -8,7 +8,10 @@
 //     extraction failures;
 //   - per trace, when it is finalized after `trace_idle_timeout` without new
 //     spans: broken parents and unpaired outbound spans. Arrival order within
-//     a trace does not matter.
+//     a trace does not matter;
+//   - across traces, `edge_decision_delay` after an orphan SERVER/CONSUMER
+//     root arrived: the broken edge, i.e. the caller whose unpaired
+//     CLIENT/PRODUCER span sent it (Snapshot::broken_edges).
 //
 // Thread-safety: thread-safe. Ingest, ObserveTraceparent, Advance and Collect
 // may be called from any number of threads at once. Traces are sharded by
@@ -18,11 +21,12 @@
 // Cost: Ingest is O(spans) with O(spans already in the trace) work per span,
 // bounded by max_spans_per_trace. No heap allocation per span in the steady
 // state: trace entries and span cells come from per-shard pools that are
-// reused. Advance is O(traces that became idle or expired). Collect is
-// O(shards x services).
+// reused. Advance is O(traces that became idle or expired + orphans due, x
+// log). Collect is O(shards x services + broken edges).
 //
 // Memory: bounded by EngineOptions (max_traces, max_spans_per_trace,
-// max_services, max_destinations, window length / resolution).
+// max_services, max_destinations, window length / resolution,
+// max_edge_candidates, max_edge_series, max_example_series).
 //
 // engine/ has no I/O and no dependency on gRPC, protobuf or prometheus-cpp.
 #pragma once
