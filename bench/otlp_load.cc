@@ -12,10 +12,13 @@
 //   3. load: a fresh in-process Tap on 127.0.0.1:0 (or --target=host:port,
 //      an external tap) driven by --concurrency callers, each with one
 //      unary call in flight at a time through the gRPC generic stub (raw
-//      bytes: the client does not serialize), for --seconds after --warmup.
+//      bytes: the client does not serialize), for --seconds after --warmup;
+//      --rate paces them to an offered load (spans/s) instead.
 // Spans/s of the load count spans of calls that returned OK inside the timed
 // window; after each repetition the in-process tap's own engine counters
-// (Snapshot totals) are checked against the spans of every OK call.
+// (Snapshot totals) are checked against the spans of every OK call. A
+// response whose partial_success rejects spans fails the run; an empty one
+// (the Collector always sends it) does not.
 //
 // Every send is a copy of a pre-encoded request with its trace ids (binary
 // and in the traceparent strings) XORed with a per-send value, so the tap
@@ -79,6 +82,7 @@ struct Flags {
   std::string target;  // empty: in-process tap
   bool deadlock_detection = false;  // absl debug-mode check; off as in the propwatch binary
   uint64_t seed = 1;
+  double rate = 0;  // spans/s over all callers; 0: as fast as the target answers
 };
 
 // 0: run; 1: --help printed; 2: bad flags (message printed).
@@ -101,6 +105,10 @@ int ParseFlags(int argc, char** argv, Flags* f) {
   set.Bool("deadlock-detection", &f->deadlock_detection,
            "abseil's debug-mode deadlock detection (off, as in the propwatch binary).");
   set.Uint64("seed", &f->seed, "Random seed of the workload.");
+  set.Double("rate", &f->rate,
+             "Offered load in spans/s over all callers (each paced on a fixed schedule, "
+             "never bursting to catch up); 0: as fast as the target answers.",
+             0, 1e9);
   const std::vector<std::string_view> args(argv + 1, argv + argc);
   auto parsed = set.Parse(args);
   if (!parsed.ok()) {
@@ -423,7 +431,8 @@ struct LoadResult {
   double spans_per_s = 0, calls_per_s = 0;
   double p50_ms = 0, p99_ms = 0;
   double process_cores = 0, other_cores = 0;
-  uint64_t ok_calls_total = 0, failed_calls = 0, partial_calls = 0;
+  uint64_t ok_calls_total = 0, failed_calls = 0, partial_calls = 0, rejected_spans = 0;
+  uint64_t late_sends = 0;  // --rate: sends that started after their slot (target too slow)
   uint64_t ok_spans_total = 0;
   bool checked = false;
   uint64_t engine_spans = 0, engine_duplicates = 0, engine_live = 0, engine_evicted = 0;
@@ -433,7 +442,7 @@ struct LoadResult {
 struct Caller {
   std::atomic<uint64_t> ok_calls{0};
   std::atomic<uint64_t> ok_spans{0};
-  uint64_t failed = 0, partial = 0;
+  uint64_t failed = 0, partial = 0, rejected_spans = 0, late_sends = 0;
   std::string first_error;
   std::vector<float> latency_ms;  // calls completed in the timed window
 };
@@ -463,7 +472,29 @@ LoadResult RunLoad(const Flags& flags, const std::vector<PreEncoded>& requests,
       Caller& me = *callers[c];
       grpc::GenericStub stub(channels[c % channels.size()]);
       size_t i = static_cast<size_t>(c) * requests.size() / flags.concurrency;
+      // --rate: this caller sends on a fixed schedule, its share of the
+      // rate, offset so the callers interleave. A send that is late goes at
+      // once but the schedule does not shift, and is counted.
+      const double interval_s = flags.rate > 0 ? static_cast<double>(requests[0].spans) *
+                                                     flags.concurrency / flags.rate
+                                               : 0;
+      const auto schedule0 = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                                                      std::chrono::duration<double>(
+                                                          interval_s * c / flags.concurrency));
+      uint64_t sends = 0;
       while (!stop.load(std::memory_order_relaxed)) {
+        if (interval_s > 0) {
+          const auto slot = schedule0 + std::chrono::duration_cast<SteadyClock::duration>(
+                                            std::chrono::duration<double>(interval_s * sends));
+          const auto now = SteadyClock::now();
+          if (now < slot) {
+            std::this_thread::sleep_until(slot);
+          } else if (now - slot > std::chrono::milliseconds(1)) {
+            ++me.late_sends;
+          }
+          ++sends;
+          if (stop.load(std::memory_order_relaxed)) break;
+        }
         const PreEncoded& r = requests[i++ % requests.size()];
         grpc::Slice slice(r.bytes.size());
         WritePatched(r, gen->fetch_add(1, std::memory_order_relaxed) + 1,
@@ -490,7 +521,27 @@ LoadResult RunLoad(const Flags& flags, const std::vector<PreEncoded>& requests,
           ++me.failed;
           continue;
         }
-        if (response.Length() > 0) ++me.partial;  // partial_success set
+        // A partial_success that rejects nothing is not a rejection: the
+        // Collector always sends one, empty.
+        if (response.Length() > 0) {
+          std::vector<grpc::Slice> slices;
+          std::string bytes;
+          if (response.Dump(&slices).ok()) {
+            for (const grpc::Slice& sl : slices) {
+              bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+            }
+          }
+          ExportTraceServiceResponse parsed;
+          if (!parsed.ParseFromString(bytes)) {
+            if (me.first_error.empty()) me.first_error = "unparseable ExportTraceServiceResponse";
+            ++me.failed;
+            continue;
+          }
+          if (parsed.partial_success().rejected_spans() > 0) {
+            ++me.partial;
+            me.rejected_spans += static_cast<uint64_t>(parsed.partial_success().rejected_spans());
+          }
+        }
         if (in_window && timing.load(std::memory_order_relaxed)) {
           me.latency_ms.push_back(static_cast<float>(Seconds(finish - start) * 1e3));
         }
@@ -528,6 +579,8 @@ LoadResult RunLoad(const Flags& flags, const std::vector<PreEncoded>& requests,
     lat.insert(lat.end(), c->latency_ms.begin(), c->latency_ms.end());
     r.failed_calls += c->failed;
     r.partial_calls += c->partial;
+    r.rejected_spans += c->rejected_spans;
+    r.late_sends += c->late_sends;
     if (r.first_error.empty()) r.first_error = c->first_error;
   }
   std::sort(lat.begin(), lat.end());
@@ -575,10 +628,13 @@ int main(int argc, char** argv) {
               flags.requests, spans_per_request, flags.batch_spans / 10,
               flags.batch_spans % 10 ? " + 1 partial" : "",
               total_bytes / 1024.0 / flags.requests);
-  std::printf("load: %d callers (1 call in flight each), %d channel(s), %.0f s warm-up + %.0f s "
-              "timed; baselines %.1f s each; %d repetitions; target %s; %u CPUs online; absl deadlock "
-              "detection %s\n",
-              flags.concurrency, flags.channels, flags.warmup, flags.seconds,
+  std::printf("load: %d callers (1 call in flight each), %d channel(s), %s, %.0f s warm-up + "
+              "%.0f s timed; baselines %.1f s each; %d repetitions; target %s; %u CPUs online; "
+              "absl deadlock detection %s\n",
+              flags.concurrency, flags.channels,
+              flags.rate > 0 ? absl::StrCat("offered ", flags.rate, " spans/s").c_str()
+                             : "as fast as answered",
+              flags.warmup, flags.seconds,
               flags.baseline_seconds, flags.repetitions,
               flags.target.empty() ? "in-process tap on 127.0.0.1:0" : flags.target.c_str(),
               std::thread::hardware_concurrency(), flags.deadlock_detection ? "on" : "off");
@@ -645,9 +701,14 @@ int main(int argc, char** argv) {
     std::printf("rep %d load: %.3f M spans/s, %.0f calls/s, latency p50 %.2f ms p99 %.2f ms, "
                 "process %.2f cores, other processes %.2f cores; OK calls %" PRIu64
                 " (%" PRIu64 " spans, warm-up and drain included), failed %" PRIu64
-                ", partial_success %" PRIu64 "\n",
+                ", partial_success with rejections %" PRIu64 " (%" PRIu64 " spans rejected)%s\n",
                 rep, r.spans_per_s / 1e6, r.calls_per_s, r.p50_ms, r.p99_ms, r.process_cores,
-                r.other_cores, r.ok_calls_total, r.ok_spans_total, r.failed_calls, r.partial_calls);
+                r.other_cores, r.ok_calls_total, r.ok_spans_total, r.failed_calls, r.partial_calls,
+                r.rejected_spans,
+                flags.rate > 0 ? absl::StrCat("; offered ", flags.rate / 1e6,
+                                              " M spans/s, late sends ", r.late_sends)
+                                     .c_str()
+                               : "");
     if (r.failed_calls) std::printf("  first error: %s\n", r.first_error.c_str());
     const bool load_ok = r.failed_calls == 0 && r.partial_calls == 0;
     all_ok &= load_ok;

@@ -27,6 +27,7 @@ tests/package/run.sh build
 
 echo "== load generator smoke run (its checks: engine totals == spans sent)"
 build/bench/otlp_load --seconds=1 --repetitions=1 >/dev/null
+build/bench/otlp_load --seconds=1 --repetitions=1 --rate=200000 >/dev/null  # paced
 
 echo "== the status page in a real browser (chromium over the DevTools protocol)"
 tests/status_page/run.sh build/exporter/tap/propwatch
