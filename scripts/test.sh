@@ -44,6 +44,9 @@ echo "== deploy/: collector configs (the collector we build), Kubernetes manifes
 deploy/collector/validate.sh
 deploy/kubernetes/validate.sh build/exporter/tap/propwatch
 
+echo "== peer benchmark smoke: tap and Collector count exactly the spans sent (bench/peer)"
+bench/peer/run.py --smoke --propwatch=build/exporter/tap/propwatch --otlp-load=build/bench/otlp_load
+
 if [ "${PROPWATCH_SKIP_FLEET:-0}" != 1 ]; then
   echo "== fleet: 3 taps behind load_balancing sum to 1 tap; rollouts without false broken parents"
   tests/fleet/run.sh build/exporter/tap/propwatch
