@@ -76,8 +76,12 @@ runs_unprivileged() {
     /usr/bin/propwatch --config /etc/propwatch/propwatch.conf 2>"$log" &
   tap_pid=$!
   port=$(tap_port "$log" admin) || { cat "$log"; return 1; }
-  curl -sf "http://127.0.0.1:$port/readyz" | grep -qx ready &&
-    curl -sf "http://127.0.0.1:$port/metrics" | grep -q "^propwatch_build_info{version=\"$version\"" &&
+  # Bodies are read whole before grep: with pipefail, `curl | grep -q` fails
+  # whenever grep stops reading before curl has written everything (SIGPIPE).
+  local ready metrics
+  ready=$(curl -sf "http://127.0.0.1:$port/readyz") && [ "$ready" = ready ] &&
+    metrics=$(curl -sf "http://127.0.0.1:$port/metrics") &&
+    grep -q "^propwatch_build_info{version=\"$version\"" <<<"$metrics" &&
     ! grep -q "no --entry-services" "$log" &&  # PROPWATCH_ENTRY_SERVICES was applied
     kill -TERM "$tap_pid" && wait "$tap_pid" && tap_pid="" &&
     grep -q " info stopped$" "$log"
