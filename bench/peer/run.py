@@ -37,6 +37,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts" / "lib"))
+from promtext import parse_samples  # noqa: E402 (the shared parser, found via the path above)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -64,14 +66,10 @@ def scrape(url: str) -> str:
         return r.read().decode()
 
 
-def metric_sum(text: str, name: str, where: str = "") -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            if where and where not in line:
-                continue
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+def metric_sum(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    return sum(value for n, ls, value in parse_samples(text)
+               if n == name and all(ls.get(k) == v for k, v in labels.items()))
 
 
 def wait_until(check, what: str, timeout: float = 20.0):
@@ -164,8 +162,8 @@ class Server:
                     metric_sum(text, "propwatch_receiver_spans_rejected_total"))
         # v0.158 exports these counters without the _total suffix; later
         # versions may add it.
-        count = lambda base: (metric_sum(text, base, 'receiver="otlp"') +
-                              metric_sum(text, base + "_total", 'receiver="otlp"'))
+        count = lambda base: (metric_sum(text, base, receiver="otlp") +
+                              metric_sum(text, base + "_total", receiver="otlp"))
         return count("otelcol_receiver_accepted_spans"), count("otelcol_receiver_refused_spans")
 
     def stop(self):
