@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "exporter/trace_store/trace_store.h"
 
 namespace propwatch::tap {
@@ -113,4 +114,13 @@ BENCHMARK(BM_TraceStoreGet);
 }  // namespace
 }  // namespace propwatch::tap
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // As the tap runs (exporter/tap/main.cc): absl's debug-mode deadlock
+  // detection off, else it dominates a per-span lock.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

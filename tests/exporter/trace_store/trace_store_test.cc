@@ -112,6 +112,76 @@ TEST(TraceStoreTest, BoundsAreEnforcedAndCounted) {
   EXPECT_EQ(stats.dropped_span_cap, 1u);
 }
 
+// Slots are reused oldest first: the evicted trace is the oldest-created one
+// (not the least recently updated), and a reused slot shows nothing of its
+// previous trace (spans, names, the truncated mark).
+TEST(TraceStoreTest, ReusedSlotsEvictOldestCreatedAndKeepNothingOfThePrevious) {
+  // 16 stripes x 2 slots; ids chosen so every trace lands in one stripe.
+  TraceStore store({.max_traces = 32, .max_spans_per_trace = 3});
+  auto in_one_stripe = [](int n) {
+    TraceId id;
+    id.bytes[0] = static_cast<uint8_t>(n);  // both halves carry n, so their xor, which
+    id.bytes[8] = static_cast<uint8_t>(n);  // picks the stripe, is 0 for every n
+    return id;
+  };
+  auto span = [&](int trace, int span_n, std::string_view service, std::string_view name) {
+    SpanRecord r = Span(0, static_cast<uint8_t>(span_n), 0, service, name, SpanKind::kServer, 0, 1);
+    r.trace_id = in_one_stripe(trace);
+    return r;
+  };
+  // Trace 1 fills its slot past the cap (truncated), trace 2 is small.
+  std::vector<SpanRecord> first;
+  for (int i = 1; i <= 5; ++i) first.push_back(span(1, i, "svc-one", "first-trace-span-name"));
+  first.push_back(span(2, 1, "svc-two", "b"));
+  store.OnSpans(first);
+  ASSERT_TRUE(store.Get(in_one_stripe(1))->truncated);
+  // Trace 1 gets another (duplicate) span: still the oldest-created.
+  store.OnSpans(std::vector<SpanRecord>{span(1, 1, "svc-one", "first-trace-span-name")});
+  // Trace 3 needs a slot: trace 1's, the oldest created, goes.
+  store.OnSpans(std::vector<SpanRecord>{span(3, 7, "c", "x")});
+  EXPECT_FALSE(store.Get(in_one_stripe(1)).has_value());
+  ASSERT_TRUE(store.Get(in_one_stripe(2)).has_value());
+  std::optional<StoredTrace> third = store.Get(in_one_stripe(3));
+  ASSERT_TRUE(third.has_value());
+  EXPECT_FALSE(third->truncated);
+  ASSERT_EQ(third->spans.size(), 1u);
+  EXPECT_EQ(third->spans[0].service, "c");
+  EXPECT_EQ(third->spans[0].name, "x");
+  EXPECT_EQ(third->spans[0].span_id.bytes[7], 7);
+  // Trace 4 evicts trace 2; trace 1 returning is a new trace, evicting 3.
+  store.OnSpans(std::vector<SpanRecord>{span(4, 1, "d", "y"), span(1, 2, "e", "z")});
+  EXPECT_FALSE(store.Get(in_one_stripe(2)).has_value());
+  EXPECT_FALSE(store.Get(in_one_stripe(3)).has_value());
+  ASSERT_EQ(store.Get(in_one_stripe(1))->spans.size(), 1u);
+  EXPECT_EQ(store.Get(in_one_stripe(1))->spans[0].service, "e");
+  EXPECT_EQ(store.Get(in_one_stripe(4))->spans[0].name, "y");
+  EXPECT_EQ(store.Stats().evicted_capacity, 3u);
+  EXPECT_EQ(store.Stats().traces, 2u);
+}
+
+// A service's bytes are shared between spans of the trace; sharing must never
+// give a span another span's service, whatever the interleaving, and a name
+// equal to a service must stay a name.
+TEST(TraceStoreTest, SharedServiceBytesNeverMixServices) {
+  TraceStore store({});
+  std::vector<SpanRecord> spans;
+  const std::string_view services[] = {"alpha", "beta", "alpha", "gamma", "delta",
+                                       "epsilon", "alpha", "beta", "", "alphabet", "alph"};
+  for (int i = 0; i < 11; ++i) {
+    spans.push_back(Span(9, static_cast<uint8_t>(i + 1), 0, services[i],
+                         i % 2 == 0 ? "alpha" : "op", SpanKind::kInternal, 0, 1));
+  }
+  store.OnSpans(spans);
+  std::optional<StoredTrace> trace = store.Get(T(9));
+  ASSERT_TRUE(trace.has_value());
+  ASSERT_EQ(trace->spans.size(), 11u);
+  for (int i = 0; i < 11; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(trace->spans[i].service, services[i].empty() ? kUnknownService : services[i]);
+    EXPECT_EQ(trace->spans[i].name, i % 2 == 0 ? "alpha" : "op");
+  }
+}
+
 TEST(TraceStoreTest, JsonIsValidUtf8WhateverTheWireSent) {
   TraceStore store({});
   store.OnSpans(std::vector<SpanRecord>{
