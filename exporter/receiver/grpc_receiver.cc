@@ -7,10 +7,7 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
-#include <algorithm>
 #include <chrono>
-#include <optional>
-#include <thread>
 #include <climits>
 #include <exception>
 #include <stdexcept>
@@ -18,9 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "exporter/receiver/gunzip.h"
 #include "exporter/receiver/otlp_response.h"
 
@@ -53,19 +48,10 @@ class GrpcReceiver::Service final : public grpc::CallbackGenericService {
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
     const auto start = std::chrono::steady_clock::now();
-    if (std::optional<grpc::Status> refusal = Admit(ctx->method(), start)) {
-      return new RejectReactor(*refusal);
-    }
-    return new ExportReactor(this, ctx, start);
-  }
-
-  // Admits a call (taking an in-flight slot), or says how to refuse it:
-  // UNIMPLEMENTED for another method, UNAVAILABLE + RetryInfo when full.
-  std::optional<grpc::Status> Admit(std::string_view method,
-                                    std::chrono::steady_clock::time_point start) {
-    if (method != kOtlpTraceExportMethod) {
+    if (ctx->method() != kOtlpTraceExportMethod) {
       Record(RequestResult::kNotFound, start);
-      return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, absl::StrCat("unknown method ", absl::string_view(method.data(), method.size())));
+      return new RejectReactor(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                            absl::StrCat("unknown method ", ctx->method())));
     }
     if (!TryAdmit()) {
       // OTLP throttling: UNAVAILABLE is retryable; RetryInfo tells the client
@@ -74,55 +60,11 @@ class GrpcReceiver::Service final : public grpc::CallbackGenericService {
                                                options_.max_inflight_requests,
                                                " export calls in flight; retry later");
       Record(RequestResult::kOverloaded, start);
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, message,
-                          EncodeStatusProto(kRpcUnavailable, message, options_.retry_delay));
+      return new RejectReactor(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, message,
+                       EncodeStatusProto(kRpcUnavailable, message, options_.retry_delay)));
     }
-    return std::nullopt;
-  }
-
-  // A call whose message never came (see ExportReactor::OnReadDone).
-  grpc::Status NoMessage(std::chrono::steady_clock::time_point start) {
-    Record(RequestResult::kTooLarge, start);
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "no request message");
-  }
-
-  void Release() {
-    inflight_.fetch_sub(1, std::memory_order_acq_rel);
-    if (stats_ != nullptr) stats_->inflight_requests.fetch_sub(1, std::memory_order_relaxed);
-  }
-
-  // Decodes and ingests one message. Never throws: neither gRPC API has a
-  // way to report an exception, so failures become INTERNAL.
-  grpc::Status Handle(const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
-    const auto start = std::chrono::steady_clock::now();
-    const size_t length = request.Length();
-    if (stats_ != nullptr) stats_->bytes_received.fetch_add(length, std::memory_order_relaxed);
-    // gRPC enforces the same limit on the message as received; this guards a
-    // server built with a larger channel limit.
-    if (length > options_.max_recv_message_bytes) {
-      Record(RequestResult::kTooLarge, start);
-      return grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat("request message of ", length, " bytes exceeds the limit of ",
-                       options_.max_recv_message_bytes, " bytes"));
-    }
-    thread_local std::string flat;
-    thread_local std::string inflated;
-    grpc::Status status;
-    try {
-      grpc::Slice single;
-      const std::string_view body = Flatten(request, &single, &flat);
-      status = Ingest(body, &inflated, start, response);
-    } catch (const std::exception& e) {
-      Record(RequestResult::kInternal, start);
-      status = grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("internal error: ", e.what()));
-    } catch (...) {
-      Record(RequestResult::kInternal, start);
-      status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
-    }
-    if (flat.capacity() > kMaxRetainedFlatBytes) std::string().swap(flat);
-    if (inflated.capacity() > kMaxRetainedFlatBytes) std::string().swap(inflated);
-    return status;
+    return new ExportReactor(this, ctx, start);
   }
 
  private:
@@ -142,9 +84,9 @@ class GrpcReceiver::Service final : public grpc::CallbackGenericService {
         // sometimes marks such calls cancelled too, so IsCancelled() cannot
         // tell them from a client that gave up before sending; both are
         // counted here so every refused call is counted exactly once.
-        const grpc::Status status = service_->NoMessage(start_);
+        service_->Record(RequestResult::kTooLarge, start_);
         Release();
-        Finish(status);
+        Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "no request message"));
         return;
       }
       grpc::Status status = service_->Handle(request_, &response_);
@@ -187,10 +129,49 @@ class GrpcReceiver::Service final : public grpc::CallbackGenericService {
     return true;
   }
 
+  void Release() {
+    inflight_.fetch_sub(1, std::memory_order_acq_rel);
+    if (stats_ != nullptr) stats_->inflight_requests.fetch_sub(1, std::memory_order_relaxed);
+  }
+
   void Record(RequestResult result, std::chrono::steady_clock::time_point start) {
     if (stats_ == nullptr) return;
     stats_->Count(result);
     stats_->request_duration.Observe(NanosSince(start));
+  }
+
+  // Decodes and ingests one message. Never throws: the callback API has no
+  // way to report an exception, so failures become INTERNAL.
+  grpc::Status Handle(const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
+    const auto start = std::chrono::steady_clock::now();
+    const size_t length = request.Length();
+    if (stats_ != nullptr) stats_->bytes_received.fetch_add(length, std::memory_order_relaxed);
+    // gRPC enforces the same limit on the message as received; this guards a
+    // server built with a larger channel limit.
+    if (length > options_.max_recv_message_bytes) {
+      Record(RequestResult::kTooLarge, start);
+      return grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("request message of ", length, " bytes exceeds the limit of ",
+                       options_.max_recv_message_bytes, " bytes"));
+    }
+    thread_local std::string flat;
+    thread_local std::string inflated;
+    grpc::Status status;
+    try {
+      grpc::Slice single;
+      const std::string_view body = Flatten(request, &single, &flat);
+      status = Ingest(body, &inflated, start, response);
+    } catch (const std::exception& e) {
+      Record(RequestResult::kInternal, start);
+      status = grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("internal error: ", e.what()));
+    } catch (...) {
+      Record(RequestResult::kInternal, start);
+      status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
+    }
+    if (flat.capacity() > kMaxRetainedFlatBytes) std::string().swap(flat);
+    if (inflated.capacity() > kMaxRetainedFlatBytes) std::string().swap(inflated);
+    return status;
   }
 
   // The message as one contiguous view: the single slice gRPC handed over
@@ -265,139 +246,6 @@ class GrpcReceiver::Service final : public grpc::CallbackGenericService {
   std::atomic<uint32_t> inflight_{0};
 };
 
-// The async model: `threads` completion queues, each drained by its own
-// thread, which also runs the handler. A call never changes thread, so no
-// hand-off between gRPC's threads and ours.
-class GrpcReceiver::AsyncServer {
- public:
-  explicit AsyncServer(Service* service) : service_(service) {}
-  ~AsyncServer() { Stop(); }
-
-  // Before BuildAndStart: registers the service and one queue per thread.
-  void Register(grpc::ServerBuilder& builder, uint32_t threads) {
-    builder.RegisterAsyncGenericService(&generic_);
-    for (uint32_t i = 0; i < threads; ++i) queues_.push_back(builder.AddCompletionQueue());
-  }
-
-  // After BuildAndStart: asks for calls and starts the threads.
-  void Run() {
-    for (auto& queue : queues_) {
-      for (int i = 0; i < kCallsAwaitedPerQueue; ++i) (new Call(this, queue.get()))->Await();
-      threads_.emplace_back([q = queue.get()] {
-        void* tag = nullptr;
-        bool ok = false;
-        while (q->Next(&tag, &ok)) static_cast<Call*>(tag)->Proceed(ok);
-      });
-    }
-  }
-
-  // After the server's Shutdown: no call is awaited any more; drain and join.
-  void Stop() {
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-      stopping_ = true;
-    }
-    for (auto& queue : queues_) queue->Shutdown();
-    for (std::thread& t : threads_) t.join();
-    threads_.clear();
-  }
-
- private:
-  // Calls gRPC may hand a queue before its thread asks for the next one; each
-  // accepted call asks for its replacement first.
-  static constexpr int kCallsAwaitedPerQueue = 4;
-
-  class Call {
-   public:
-    Call(AsyncServer* server, grpc::ServerCompletionQueue* queue)
-        : server_(server), queue_(queue), stream_(&ctx_) {}
-
-    void Await() {
-      server_->generic_.RequestCall(&ctx_, &stream_, queue_, queue_, this);
-    }
-
-    void Proceed(bool ok) {
-      switch (state_) {
-        case State::kAwaited: {
-          if (!ok) {  // the server is shutting down
-            delete this;
-            return;
-          }
-          server_->AwaitAnother(queue_);
-          start_ = std::chrono::steady_clock::now();
-          if (std::optional<grpc::Status> refusal = server_->service_->Admit(ctx_.method(), start_)) {
-            Finish(*refusal);
-            return;
-          }
-          admitted_ = true;
-          state_ = State::kReading;
-          stream_.Read(&request_, this);
-          return;
-        }
-        case State::kReading: {
-          grpc::Status status;
-          if (!ok) {
-            status = server_->service_->NoMessage(start_);
-          } else {
-            status = server_->service_->Handle(request_, &response_);
-            request_.Clear();
-          }
-          // Free the slot before answering (as the callback model does).
-          ReleaseSlot();
-          if (ok && status.ok()) {
-            state_ = State::kFinishing;
-            stream_.WriteAndFinish(response_, grpc::WriteOptions(), status, this);
-          } else {
-            Finish(status);
-          }
-          return;
-        }
-        case State::kFinishing:
-          ReleaseSlot();
-          delete this;
-          return;
-      }
-    }
-
-   private:
-    enum class State : uint8_t { kAwaited, kReading, kFinishing };
-
-    void Finish(const grpc::Status& status) {
-      state_ = State::kFinishing;
-      stream_.Finish(status, this);
-    }
-    void ReleaseSlot() {
-      if (admitted_) server_->service_->Release();
-      admitted_ = false;
-    }
-
-    AsyncServer* const server_;
-    grpc::ServerCompletionQueue* const queue_;
-    grpc::GenericServerContext ctx_;
-    grpc::GenericServerAsyncReaderWriter stream_;
-    grpc::ByteBuffer request_;
-    grpc::ByteBuffer response_;
-    std::chrono::steady_clock::time_point start_;
-    State state_ = State::kAwaited;
-    bool admitted_ = false;
-  };
-
-  // Replaces an accepted call's place in the queue, unless stopping (a
-  // request on a shut-down queue is an error).
-  void AwaitAnother(grpc::ServerCompletionQueue* queue) {
-    absl::MutexLock lock(&mu_);
-    if (!stopping_) (new Call(this, queue))->Await();
-  }
-
-  Service* const service_;
-  grpc::AsyncGenericService generic_;
-  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
-  std::vector<std::thread> threads_;
-  absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-};
-
 absl::Status GrpcReceiver::Options::Validate() const {
   if (listen_address.empty()) return absl::InvalidArgumentError("listen_address is empty");
   if (max_recv_message_bytes == 0 || max_recv_message_bytes > static_cast<size_t>(INT_MAX)) {
@@ -411,16 +259,11 @@ absl::Status GrpcReceiver::Options::Validate() const {
     return absl::InvalidArgumentError("retry_delay must be positive");
   }
   if (tls_refresh_seconds == 0) return absl::InvalidArgumentError("tls_refresh_seconds must be positive");
-  if (server_threads > 1024) return absl::InvalidArgumentError("server_threads must be at most 1024");
   return tls.Validate();
 }
 
 GrpcReceiver::GrpcReceiver(IngestPipeline& pipeline, ReceiverStats* stats, const Options& options)
-    : options_(options), service_(std::make_unique<Service>(pipeline, stats, options)) {
-  if (options_.server_model == ServerModel::kAsync) {
-    async_ = std::make_unique<AsyncServer>(service_.get());
-  }
-}
+    : options_(options), service_(std::make_unique<Service>(pipeline, stats, options)) {}
 
 GrpcReceiver::~GrpcReceiver() { Shutdown(absl::Now()); }
 
@@ -465,14 +308,7 @@ absl::Status GrpcReceiver::Start() {
   // protobuf by its first bytes.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
   builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
-  if (async_ != nullptr) {
-    const uint32_t threads = options_.server_threads != 0
-                                 ? options_.server_threads
-                                 : std::max(1u, std::thread::hardware_concurrency());
-    async_->Register(builder, threads);
-  } else {
-    builder.RegisterCallbackGenericService(service_.get());
-  }
+  builder.RegisterCallbackGenericService(service_.get());
   // grpc.health.v1.Health on the same port (load balancers and Kubernetes
   // probe it): SERVING from here until Shutdown() starts draining.
   grpc::EnableDefaultHealthCheckService(true);
@@ -480,7 +316,6 @@ absl::Status GrpcReceiver::Start() {
   if (server_ == nullptr || port == 0) {
     if (server_ != nullptr) {
       server_->Shutdown();
-      if (async_ != nullptr) async_->Stop();
       server_.reset();
     }
     return absl::UnavailableError(absl::StrCat("gRPC receiver: cannot listen on ",
@@ -488,7 +323,6 @@ absl::Status GrpcReceiver::Start() {
                                                " (address in use, malformed or not local?)"));
   }
   port_ = port;
-  if (async_ != nullptr) async_->Run();
   return absl::OkStatus();
 }
 
@@ -496,7 +330,6 @@ void GrpcReceiver::Shutdown(absl::Time deadline) {
   if (server_ == nullptr) return;
   if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(deadline));
-  if (async_ != nullptr) async_->Stop();
   server_->Wait();
   server_.reset();
 }

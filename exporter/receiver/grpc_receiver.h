@@ -54,8 +54,6 @@ inline constexpr std::string_view kOtlpTraceExportMethod =
 
 class GrpcReceiver {
  public:
-  enum class ServerModel : uint8_t { kCallback, kAsync };
-
   struct Options {
     // host:port; port 0 picks a free port (see port()).
     std::string listen_address = "127.0.0.1:4417";
@@ -72,13 +70,6 @@ class GrpcReceiver {
     // tls_refresh_seconds, without a restart.
     TlsFiles tls;
     unsigned tls_refresh_seconds = 10;
-    // How calls are served (docs/benchmarks.md "gRPC server model" has the
-    // measurements): kCallback runs handlers on gRPC's callback threads;
-    // kAsync gives each of `server_threads` threads its own completion queue
-    // and runs the handler on the thread that took the call.
-    ServerModel server_model = ServerModel::kCallback;
-    // kAsync only; 0: one per hardware thread.
-    uint32_t server_threads = 0;
 
     absl::Status Validate() const;
   };
@@ -103,12 +94,10 @@ class GrpcReceiver {
   void Shutdown(absl::Time deadline);
 
  private:
-  class Service;      // admission and handling; the callback model's service
-  class AsyncServer;  // the async model's queues and threads
+  class Service;  // the grpc::CallbackGenericService, in the .cc
 
   const Options options_;
   std::unique_ptr<Service> service_;
-  std::unique_ptr<AsyncServer> async_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool started_ = false;

@@ -199,9 +199,6 @@ absl::Status Tap::Start() {
     options.listen_address = config_.otlp_grpc_address;
     options.max_recv_message_bytes = config_.max_request_bytes;
     options.max_inflight_requests = config_.max_inflight_requests;
-    options.server_model = config_.grpc_async ? receiver::GrpcReceiver::ServerModel::kAsync
-                                              : receiver::GrpcReceiver::ServerModel::kCallback;
-    options.server_threads = config_.grpc_threads;
     if (config_.otlp_tls.enabled()) {
       // gRPC re-reads its certificate files on its own, and would take a
       // key that does not match (refusing every handshake until fixed). So it

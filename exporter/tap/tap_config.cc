@@ -272,24 +272,6 @@ const std::vector<Option>& Options() {
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseUnsigned(k, v, &c.max_inflight_requests, 1, 100'000);
        }},
-      {"grpc-server-model", "callback",
-       "How OTLP/gRPC calls are served: callback (gRPC's callback threads) or async (a "
-       "completion queue per thread, the handler on the thread that took the call).",
-       [](TapConfig& c, std::string_view, std::string_view v) {
-         if (v == "callback") {
-           c.grpc_async = false;
-         } else if (v == "async") {
-           c.grpc_async = true;
-         } else {
-           return Reason("must be callback or async");
-         }
-         return absl::OkStatus();
-       }},
-      {"grpc-threads", "0",
-       "Threads (each with its own completion queue) of --grpc-server-model=async; 0: one per core.",
-       [](TapConfig& c, std::string_view k, std::string_view v) {
-         return ParseUnsigned(k, v, &c.grpc_threads, 0, 1024);
-       }},
       {"http-threads", "2", "I/O threads of each HTTP listener.",
        [](TapConfig& c, std::string_view k, std::string_view v) {
          return ParseUnsigned(k, v, &c.http_threads, 1, 256);

@@ -62,8 +62,6 @@ struct TapConfig {
   uint64_t max_request_bytes = 16ull << 20;  // after decompression
   uint32_t max_inflight_requests = 64;
   uint32_t http_threads = 2;
-  bool grpc_async = false;    // --grpc-server-model=async
-  uint32_t grpc_threads = 0;  // async only; 0: one per core
 
   uint32_t trace_store_max_traces = 10'000;
   uint32_t trace_store_max_spans_per_trace = 1'000;
