@@ -47,6 +47,7 @@
 #include "propwatch/engine_options.h"
 #include "propwatch/snapshot.h"
 #include "propwatch/span_record.h"
+#include "propwatch/trace_context.h"
 
 namespace propwatch {
 namespace {
@@ -625,5 +626,26 @@ BENCHMARK(BM_MemoryPerTrace)
 
 }  // namespace
 }  // namespace propwatch
+
+// ParseTraceparent on valid headers (every captured header is parsed once
+// at ingest): 16 distinct headers, cycled.
+void BM_ParseTraceparent(benchmark::State& state) {
+  std::vector<std::string> headers;
+  for (int i = 0; i < 16; ++i) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "00-%016llx%016llx-%016llx-01",
+                  static_cast<unsigned long long>(0x4bf92f3577b34da6ULL * (i + 1)),
+                  static_cast<unsigned long long>(0xa3ce929d0e0e4736ULL ^ i),
+                  static_cast<unsigned long long>(0x00f067aa0ba902b7ULL + i));
+    headers.emplace_back(buf);
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    propwatch::TraceparentParse parse = propwatch::ParseTraceparent(headers[i++ & 15]);
+    benchmark::DoNotOptimize(parse);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseTraceparent);
 
 BENCHMARK_MAIN();
