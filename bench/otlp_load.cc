@@ -1187,6 +1187,8 @@ int main(int argc, char** argv) {
                 ", live traces %" PRIu64 ", evicted %" PRIu64 ")%s\n",
                 rep, e.spans_per_s / 1e6, e.ingested, e.spans_counted, e.live, e.evicted,
                 ok ? "" : "  MISMATCH");
+    // bench/peer/run.py starts the server's CPU window at this line.
+    std::fflush(stdout);
     all_ok &= ok;
 
     std::unique_ptr<propwatch::tap::Tap> tap;
