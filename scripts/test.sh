@@ -46,6 +46,9 @@ deploy/kubernetes/validate.sh build/exporter/tap/propwatch
 
 echo "== peer benchmark smoke: tap and Collector count exactly the spans sent (bench/peer)"
 bench/peer/run.py --smoke --propwatch=build/exporter/tap/propwatch --otlp-load=build/bench/otlp_load
+echo "== memory per live trace smoke: the tap at a small cap, tail sampling (bench/peer/memory.py)"
+bench/peer/memory.py --traces=20000 --sampler-traces=2000 --rate=200000 \
+  --propwatch=build/exporter/tap/propwatch --otlp-load=build/bench/otlp_load
 
 if [ "${PROPWATCH_SKIP_FLEET:-0}" != 1 ]; then
   echo "== fleet: 3 taps behind load_balancing sum to 1 tap; rollouts without false broken parents"

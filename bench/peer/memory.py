@@ -23,6 +23,7 @@ tail_sampling (decision_wait 1 h, num_traces above what is sent) receives
 Builds nothing (see run.py for the binaries it uses).
 """
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -86,10 +87,21 @@ def settle_rss(pid: int, seconds: float = 3.0) -> float:
     return rss_mib(pid)
 
 
-def send(args, target: str, traces: int, log) -> subprocess.Popen:
-    seconds = traces * SPANS_PER_TRACE / args.rate
+SENT = re.compile(r"rep 1 load: .*OK calls \d+ \((\d+) spans")
+
+
+def spans_sent(log_path: Path) -> int:
+    """Spans otlp_load sent in OK calls (warm-up included), from its log."""
+    found = SENT.findall(log_path.read_text(errors="replace"))
+    if not found:
+        raise RuntimeError(f"no load line in {log_path}")
+    return int(found[-1])
+
+
+def send(args, target: str, traces: int, log, rate: int) -> subprocess.Popen:
+    seconds = traces * SPANS_PER_TRACE / rate
     cmd = [args.otlp_load, f"--target={target}", f"--batch-spans={BATCH_SPANS}",
-           f"--rate={args.rate}", f"--seconds={seconds:.3f}", "--warmup=0.001",
+           f"--rate={rate}", f"--seconds={seconds:.3f}", "--warmup=0.001",
            "--repetitions=1", "--baseline-seconds=0.001", f"--concurrency={args.concurrency}"]
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
@@ -108,7 +120,7 @@ def run_tap(args, workdir: Path, store: bool) -> dict:
         wait_until(lambda: tap.poll() is None and scrape(f"http://127.0.0.1:{admin}/readyz"),
                    "the tap to be ready")
         idle = settle_rss(tap.pid)
-        load = send(args, f"127.0.0.1:{grpc}", args.traces * args.overfill, log)
+        load = send(args, f"127.0.0.1:{grpc}", args.traces * args.overfill, log, args.rate)
         at_cap = None
         samples = []
         while True:
@@ -125,6 +137,8 @@ def run_tap(args, workdir: Path, store: bool) -> dict:
             time.sleep(1.0)
         if load.returncode != 0:
             raise RuntimeError(f"otlp_load failed (exit {load.returncode}); see {log.name}")
+        log.flush()
+        traces_sent = spans_sent(Path(log.name)) // SPANS_PER_TRACE
         if at_cap is None:
             raise RuntimeError(f"live traces never reached {args.traces}: last {samples[-1][0]:.0f}")
         end = samples[-1]
@@ -135,7 +149,7 @@ def run_tap(args, workdir: Path, store: bool) -> dict:
                 "rss_b_per_trace": (rss - idle) * 2**20 / live,
                 "engine_b_per_trace": tracked / live,
                 "end_rss_mib": end[1], "max_rss_after_cap_mib": max(after),
-                "traces_sent": args.traces * args.overfill}
+                "traces_sent": traces_sent}
     finally:
         tap.terminate()
         tap.wait(timeout=30)
@@ -145,7 +159,7 @@ def run_sampler(args, workdir: Path) -> dict:
     grpc, metrics = free_port(), free_port()
     config = workdir / "sampler.yaml"
     config.write_text(SAMPLER_CONFIG.format(grpc=grpc, metrics=metrics,
-                                            num_traces=args.sampler_traces * 2))
+                                            num_traces=args.sampler_traces * 4))
     log = open(workdir / "sampler.log", "wb")
     proc = subprocess.Popen([args.otelcol, f"--config={config}"], stdout=log,
                             stderr=subprocess.STDOUT)
@@ -153,14 +167,23 @@ def run_sampler(args, workdir: Path) -> dict:
         wait_until(lambda: proc.poll() is None and scrape(f"http://127.0.0.1:{metrics}/metrics"),
                    "the Collector to be ready")
         idle = settle_rss(proc.pid)
-        load = send(args, f"127.0.0.1:{grpc}", args.sampler_traces, log)
+        load = send(args, f"127.0.0.1:{grpc}", args.sampler_traces, log, args.sampler_rate)
         if load.wait() != 0:
             raise RuntimeError(f"otlp_load failed against the sampler; see {log.name}")
+        log.flush()
+        # The sampler updates its gauge on its decision tick: settle first.
+        rss = settle_rss(proc.pid, 3.0)
         text = scrape(f"http://127.0.0.1:{metrics}/metrics")
-        held = (metric_sum(text, "otelcol_processor_tail_sampling_sampling_traces_on_memory") or
-                args.sampler_traces)
-        rss = settle_rss(proc.pid, 2.0)
-        return {"idle_mib": idle, "held": held, "rss_mib": rss,
+        on_memory = metric_sum(text, "otelcol_processor_tail_sampling_sampling_traces_on_memory")
+        accepted = (metric_sum(text, "otelcol_receiver_accepted_spans") +
+                    metric_sum(text, "otelcol_receiver_accepted_spans_total"))
+        sent = spans_sent(Path(log.name))
+        if accepted != sent:
+            raise RuntimeError(f"the sampler accepted {accepted:.0f} spans of {sent} sent")
+        # Nothing is decided within decision_wait and num_traces has room for
+        # all: every trace sent (whole traces only) is held.
+        held = sent // SPANS_PER_TRACE
+        return {"idle_mib": idle, "held": held, "on_memory_gauge": on_memory, "rss_mib": rss,
                 "rss_b_per_trace": (rss - idle) * 2**20 / held}
     finally:
         proc.terminate()
@@ -174,12 +197,15 @@ def main() -> int:
     ap.add_argument("--propwatch", default=str(ROOT / "build/exporter/tap/propwatch"))
     ap.add_argument("--otlp-load", default=str(ROOT / "build/bench/otlp_load"))
     ap.add_argument("--otelcol", help="collector binary (default: the cached demo collector)")
-    ap.add_argument("--traces", type=int, default=1_000_000, help="live traces (the tap's cap)")
+    ap.add_argument("--traces", type=int, default=1_000_000,
+                    help="live traces (the tap's cap); 0: skip the tap")
     ap.add_argument("--overfill", type=int, default=2,
                     help="traces sent, as a multiple of --traces (RSS must stay flat)")
     ap.add_argument("--sampler-traces", type=int, default=100_000,
                     help="traces held by the Collector's tail sampling (0: skip)")
-    ap.add_argument("--rate", type=int, default=500_000, help="offered spans/s")
+    ap.add_argument("--rate", type=int, default=500_000, help="offered spans/s to the tap")
+    ap.add_argument("--sampler-rate", type=int, default=200_000,
+                    help="offered spans/s to the Collector (slower; the traces it got are counted)")
     ap.add_argument("--concurrency", type=int, default=4)
     args = ap.parse_args()
     if args.sampler_traces and not args.otelcol:
@@ -187,7 +213,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="propwatch-memory.") as tmp:
         workdir = Path(tmp)
         rows = []
-        for store in (True, False):
+        for store in ((True, False) if args.traces else ()):
             r = run_tap(args, workdir, store)
             rows.append((store, r))
             print(f"tap, trace store {'default' if store else 'off'}: idle {r['idle_mib']:.1f} MiB,"
@@ -196,14 +222,15 @@ def main() -> int:
                   f" {r['engine_b_per_trace']:.0f} B/trace; after {r['traces_sent']} traces sent"
                   f" {r['end_rss_mib']:.1f} MiB (max after the cap {r['max_rss_after_cap_mib']:.1f})",
                   flush=True)
-        (_, on), (_, off) = rows
-        print(f"trace store share: {on['rss_mib'] - on['idle_mib'] - (off['rss_mib'] - off['idle_mib']):.1f}"
-              f" MiB = {on['rss_b_per_trace'] - off['rss_b_per_trace']:.0f} B per live trace")
+        if rows:
+            (_, on), (_, off) = rows
+            print(f"trace store share: {on['rss_mib'] - on['idle_mib'] - (off['rss_mib'] - off['idle_mib']):.1f}"
+                  f" MiB = {on['rss_b_per_trace'] - off['rss_b_per_trace']:.0f} B per live trace")
         if args.sampler_traces:
             s = run_sampler(args, workdir)
             print(f"Collector tail_sampling: idle {s['idle_mib']:.1f} MiB, holding {s['held']:.0f}"
-                  f" traces {s['rss_mib']:.1f} MiB = {s['rss_b_per_trace']:.0f} B/trace RSS",
-                  flush=True)
+                  f" traces (its traces_on_memory gauge: {s['on_memory_gauge']:.0f})"
+                  f" {s['rss_mib']:.1f} MiB = {s['rss_b_per_trace']:.0f} B/trace RSS", flush=True)
         print()
         print("| process | live traces | RSS MiB (idle) | RSS B per live trace | engine's account B |")
         print("|---|---|---|---|---|")
@@ -215,8 +242,9 @@ def main() -> int:
             print(f"| Collector tail_sampling | {s['held']:.0f} | {s['rss_mib']:.1f} ({s['idle_mib']:.1f})"
                   f" | {s['rss_b_per_trace']:.0f} | |")
         flat = all(r["max_rss_after_cap_mib"] <= r["rss_mib"] * 1.05 for _, r in rows)
-        print(f"\nRSS flat at the cap (within 5 % while {args.overfill}x the cap was sent):"
-              f" {'yes' if flat else 'NO'}")
+        if rows:
+            print(f"\nRSS flat at the cap (within 5 % while {args.overfill}x the cap was sent):"
+                  f" {'yes' if flat else 'NO'}")
     return 0
 
 
