@@ -31,19 +31,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import (ROOT, collector_path, free_port, metric_sum, scrape,  # noqa: E402
-                 wait_until)
+from run import (COLLECTOR_CONFIG, ROOT, collector_path, free_port,  # noqa: E402
+                 metric_sum, scrape, wait_until)
 
 SPANS_PER_TRACE = 10
 BATCH_SPANS = 500  # whole traces only: 50 per request
 
-SAMPLER_CONFIG = """\
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{grpc}
-        max_recv_msg_size_mib: 64
+# The Collector's config of run.py with tail sampling in the pipeline.
+TAIL_SAMPLING = """\
 processors:
   tail_sampling:
     decision_wait: 3600s
@@ -51,22 +46,8 @@ processors:
     policies:
       - name: keep-all
         type: always_sample
-exporters:
-  debug:
-    verbosity: basic
-service:
-  telemetry:
-    logs:
-      level: warn
-    metrics:
-      level: normal
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {metrics}
-  pipelines:
+"""
+TAIL_SAMPLING_PIPELINE = """\
     traces:
       receivers: [otlp]
       processors: [tail_sampling]
@@ -158,8 +139,10 @@ def run_tap(args, workdir: Path, store: bool) -> dict:
 def run_sampler(args, workdir: Path) -> dict:
     grpc, metrics = free_port(), free_port()
     config = workdir / "sampler.yaml"
-    config.write_text(SAMPLER_CONFIG.format(grpc=grpc, metrics=metrics,
-                                            num_traces=args.sampler_traces * 4))
+    config.write_text(COLLECTOR_CONFIG.format(
+        grpc=grpc, metrics=metrics, http="",
+        components=TAIL_SAMPLING.format(num_traces=args.sampler_traces * 4),
+        pipelines=TAIL_SAMPLING_PIPELINE))
     log = open(workdir / "sampler.log", "wb")
     proc = subprocess.Popen([args.otelcol, f"--config={config}"], stdout=log,
                             stderr=subprocess.STDOUT)

@@ -106,6 +106,8 @@ def wait_until(check, what: str, timeout: float = 20.0):
     raise RuntimeError(f"timed out waiting for {what}")
 
 
+# {http}: an OTLP/HTTP protocol or ""; {components}: further top-level
+# sections (connectors, processors) or ""; {pipelines}: the pipelines.
 COLLECTOR_CONFIG = """\
 receivers:
   otlp:
@@ -116,7 +118,7 @@ receivers:
 {http}exporters:
   debug:
     verbosity: basic
-{connectors}service:
+{components}service:
   telemetry:
     logs:
       level: warn
@@ -193,7 +195,7 @@ class Server:
             config = COLLECTOR_CONFIG.format(
                 grpc=self.grpc, metrics=self.metrics,
                 http=HTTP_PROTOCOL.format(http=self.http) if use_http else "",
-                connectors=GRAPH_CONNECTORS if name == "otelcol-graph" else "",
+                components=GRAPH_CONNECTORS if name == "otelcol-graph" else "",
                 pipelines=GRAPH_PIPELINES if name == "otelcol-graph" else FLOOR_PIPELINES)
             path = workdir / f"{name}.yaml"
             path.write_text(config)
