@@ -15,7 +15,8 @@ scripts/install-sdk-deps.sh >/dev/null
 scripts/install-ops-deps.sh
 
 jobs=$(nproc)
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Warnings are errors here (CI); a user's build leaves PROPWATCH_WERROR off.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROPWATCH_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
@@ -54,6 +55,9 @@ if [ "${PROPWATCH_SKIP_FLEET:-0}" != 1 ]; then
   echo "== fleet: 3 taps behind load_balancing sum to 1 tap; rollouts without false broken parents"
   tests/fleet/run.sh build/exporter/tap/propwatch
 fi
+
+echo "== Clang thread-safety analysis over the engine and the tap, warnings as errors"
+scripts/thread_safety.sh
 
 if [ "${PROPWATCH_SKIP_TSAN:-0}" != 1 ]; then
   echo "== engine under ThreadSanitizer"

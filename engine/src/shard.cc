@@ -385,7 +385,9 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
                               edge.address_key,        edge.destination_key, edge.port,
                               static_cast<uint16_t>(entry.span_count - 1)};
       const uint32_t chunk = AllocateChunk();
-      std::memcpy(&ChunkAt(chunk), &note, sizeof note);
+      // Through void*: Chunk and OutboundNote are trivially copyable but not
+      // trivial (member initializers), which -Wclass-memaccess flags.
+      std::memcpy(static_cast<void*>(&ChunkAt(chunk)), &note, sizeof note);
       Next(chunk) = entry.note_head;
       entry.note_head = chunk;
       self->flags |= kHasNote;
@@ -395,7 +397,7 @@ void Shard::IngestSpan(const SpanRecord& span, const SpanMeta& meta, int64_t now
 
 Shard::OutboundNote Shard::ReadNote(uint32_t chunk) {
   OutboundNote note;
-  std::memcpy(&note, &ChunkAt(chunk), sizeof note);
+  std::memcpy(static_cast<void*>(&note), &ChunkAt(chunk), sizeof note);
   return note;
 }
 

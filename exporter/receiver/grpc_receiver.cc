@@ -64,15 +64,14 @@ class GrpcReceiver::Service final : public grpc::CallbackGenericService {
           grpc::Status(grpc::StatusCode::UNAVAILABLE, message,
                        EncodeStatusProto(kRpcUnavailable, message, options_.retry_delay)));
     }
-    return new ExportReactor(this, ctx, start);
+    return new ExportReactor(this, start);
   }
 
  private:
   class ExportReactor final : public grpc::ServerGenericBidiReactor {
    public:
-    ExportReactor(Service* service, grpc::CallbackServerContext* ctx,
-                  std::chrono::steady_clock::time_point start)
-        : service_(service), ctx_(ctx), start_(start) {
+    ExportReactor(Service* service, std::chrono::steady_clock::time_point start)
+        : service_(service), start_(start) {
       StartRead(&request_);
     }
 
@@ -113,7 +112,6 @@ class GrpcReceiver::Service final : public grpc::CallbackGenericService {
     }
 
     Service* const service_;
-    grpc::CallbackServerContext* const ctx_;
     const std::chrono::steady_clock::time_point start_;
     bool released_ = false;
     grpc::ByteBuffer request_;

@@ -286,6 +286,8 @@ class HttpServer::Impl {
   absl::Mutex mu_;
   std::atomic<bool> stopping_{false};  // written under mu_
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
+  // Stop's wait condition: every connection has unregistered.
+  bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return connections_.empty(); }
   // The context new TLS connections use; replaced by ReloadTls.
   std::shared_ptr<asio::ssl::context> tls_context_ ABSL_GUARDED_BY(mu_);
 
@@ -879,18 +881,17 @@ void HttpServer::Impl::Stop(absl::Duration grace) {
       asio::post(c->executor(), [c] { c->CloseIfIdle(); });
     }
   }
-  auto drained = +[](Impl* self) { return self->connections_.empty(); };
   bool done;
   {
     absl::MutexLock lock(&mu_);
-    done = mu_.AwaitWithTimeout(absl::Condition(drained, this), grace);
+    done = mu_.AwaitWithTimeout(absl::Condition(this, &Impl::Drained), grace);
   }
   if (!done) {
     for (auto& c : snapshot()) {
       asio::post(c->executor(), [c] { c->ForceClose(); });
     }
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(drained, this));
+    mu_.Await(absl::Condition(this, &Impl::Drained));
   }
   work_.reset();
   for (std::thread& t : threads_) t.join();

@@ -60,8 +60,8 @@ struct FindingExample {
 
 // Which examples Engine::RecentExamples returns.
 struct ExampleQuery {
-  std::string_view service;        // exact name; empty: every service
-  std::optional<Finding> finding;  // empty: every finding
+  std::string_view service = {};   // exact name; empty: every service
+  std::optional<Finding> finding = {};  // empty: every finding
   size_t limit = SIZE_MAX;         // at most this many, the first in the sort order
 };
 
