@@ -4,6 +4,7 @@
 # into temporary prefixes and builds the examples against it, then the
 # later stages below.
 #   PROPWATCH_SKIP_TSAN=1  skip the ThreadSanitizer stage
+#   PROPWATCH_SKIP_ASAN=1  skip the AddressSanitizer + UBSan stage
 #   PROPWATCH_SKIP_FUZZ=1  skip the bounded fuzzing stage (scripts/fuzz.sh)
 #   PROPWATCH_SKIP_DEMO=1  skip the demo end-to-end stage (tests/demo/run.sh)
 #   PROPWATCH_SKIP_FLEET=1 skip the fleet stage (tests/fleet/run.sh)
@@ -65,6 +66,20 @@ if [ "${PROPWATCH_SKIP_TSAN:-0}" != 1 ]; then
     -DPROPWATCH_SANITIZE=thread -DPROPWATCH_BUILD_EXPORTER=OFF -DPROPWATCH_BUILD_BENCH=OFF >/dev/null
   cmake --build build-tsan -j"$jobs"
   TSAN_OPTIONS="halt_on_error=1" ctest --test-dir build-tsan --output-on-failure -j"$jobs"
+fi
+
+if [ "${PROPWATCH_SKIP_ASAN:-0}" != 1 ]; then
+  echo "== every CTest suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+  # Everything, the tap included: the integration tests run the instrumented
+  # binary with the real SDKs. A small quarantine: ASan holds freed memory
+  # back (256 MB by default), which the gzip-bomb RSS bounds would count.
+  # Not -Werror: GCC warns (maybe-uninitialized) inside Beast's headers here.
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPROPWATCH_SANITIZE=address,undefined -DPROPWATCH_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-asan -j"$jobs"
+  ASAN_OPTIONS="quarantine_size_mb=16:detect_leaks=1" \
+    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs"
 fi
 
 if [ "${PROPWATCH_SKIP_FUZZ:-0}" != 1 ]; then
